@@ -1,0 +1,89 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Upcoming-feature flags that keep the module boundaries honest.
+let strictSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "logflume",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "logflume", targets: ["logflume"]),
+        .library(name: "LogflumeWire", targets: ["LogflumeWire"]),
+        .library(name: "LogflumeStorage", targets: ["LogflumeStorage"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+    ],
+    targets: [
+        // C libraries from Debian's -dev packages.
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CZstd", path: "Sources/CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "CLZ4", path: "Sources/CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
+        .systemLibrary(name: "CSnappy", path: "Sources/CSnappy", providers: [.apt(["libsnappy-dev"])]),
+
+        // CRC-32C: the SSE4.2 instruction needs a C intrinsic; the table fallback lives beside it.
+        .target(name: "CCRC32C", path: "Sources/CCRC32C", cSettings: [.unsafeFlags(["-O3"])]),
+
+        .target(
+            name: "LogflumeCompression",
+            dependencies: [
+                "CZlib", "CZstd", "CLZ4", "CSnappy",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "LogflumeWire",
+            dependencies: [
+                "CCRC32C", "LogflumeCompression",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "LogflumeStorage",
+            dependencies: [
+                "LogflumeWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "logflume",
+            dependencies: [
+                "LogflumeWire", "LogflumeStorage",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "logflume-bench",
+            dependencies: [
+                "LogflumeWire", "LogflumeStorage", "CCRC32C",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "bench/LogflumeBench",
+            swiftSettings: strictSettings
+        ),
+
+        .testTarget(name: "LogflumeCompressionTests", dependencies: ["LogflumeCompression"]),
+        .testTarget(name: "LogflumeWireTests", dependencies: ["LogflumeWire", "CCRC32C"]),
+        .testTarget(
+            name: "LogflumeStorageTests",
+            dependencies: ["LogflumeStorage", "LogflumeWire", .product(name: "Logging", package: "swift-log")]
+        ),
+        .testTarget(name: "LogflumeCLITests", dependencies: ["logflume", "LogflumeStorage", "LogflumeWire"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

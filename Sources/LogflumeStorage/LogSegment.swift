@@ -1,0 +1,301 @@
+import Logging
+import LogflumeWire
+
+/// One segment of a partition log: a `.log` file of record batches plus its sparse `.index`
+/// and `.timeindex`.
+///
+/// Unchecked-Sendable because the owning `PartitionLog` only touches a segment's mutable state
+/// while holding its lock; closed segments are immutable and read by the cleaner outside it.
+final class LogSegment: @unchecked Sendable {
+    let baseOffset: Int64
+    let log: ManagedFile
+    private(set) var offsetIndex: SegmentIndex<OffsetPosition>
+    private(set) var timeIndex: SegmentIndex<TimestampOffset>
+    private let indexIntervalBytes: Int
+
+    /// Bytes of whole, valid batches; the file is never longer than this after recovery.
+    private(set) var size = 0
+    /// One past the last offset stored here (the base offset while empty).
+    private(set) var nextOffset: Int64
+    private(set) var maxTimestamp: Int64 = -1
+    private(set) var offsetOfMaxTimestamp: Int64 = -1
+    /// Wall-clock time the segment started filling; `segment.ms` counts from here.
+    private(set) var rollingBaseTime: Int64?
+    private var bytesSinceLastIndexEntry = 0
+    /// Bytes from the start whose checksums were verified in this process (appended or scanned),
+    /// so reads can promise never to serve corrupt data without re-checking on every fetch.
+    private(set) var verifiedSize = 0
+    private var corruption: (position: Int, reason: String)?
+
+    private init(directory: String, baseOffset: Int64, config: LogConfig, budget: FileDescriptorBudget, suffix: String = "") {
+        self.baseOffset = baseOffset
+        self.nextOffset = baseOffset
+        self.indexIntervalBytes = config.indexIntervalBytes
+        func file(_ kind: String) -> ManagedFile {
+            ManagedFile(path: SegmentFileName.path(directory, baseOffset, kind) + suffix, budget: budget)
+        }
+        self.log = file(SegmentFileName.log)
+        self.offsetIndex = SegmentIndex(file: file(SegmentFileName.offsetIndex), maxBytes: config.segmentIndexBytes)
+        self.timeIndex = SegmentIndex(file: file(SegmentFileName.timeIndex), maxBytes: config.segmentIndexBytes)
+    }
+
+    /// A new, empty segment with preallocated indexes; `suffix` names a cleaner's scratch segment.
+    static func create(
+        directory: String, baseOffset: Int64, config: LogConfig, budget: FileDescriptorBudget, now: Int64, suffix: String = ""
+    ) throws(LogError) -> LogSegment {
+        let segment = LogSegment(directory: directory, baseOffset: baseOffset, config: config, budget: budget, suffix: suffix)
+        try segment.log.acquire().truncate(to: 0)
+        try segment.offsetIndex.preallocate()
+        try segment.timeIndex.preallocate()
+        segment.rollingBaseTime = now
+        return segment
+    }
+
+    /// An existing segment, trusted as cleanly closed: size from the file, indexes from disk.
+    /// Returns nil when the indexes are missing or implausible, so the caller rebuilds them.
+    static func openClean(
+        directory: String, baseOffset: Int64, config: LogConfig, budget: FileDescriptorBudget
+    ) throws(LogError) -> LogSegment? {
+        let segment = LogSegment(directory: directory, baseOffset: baseOffset, config: config, budget: budget)
+        let logFile = try segment.log.acquire()
+        segment.size = Int(try logFile.size())
+        guard segment.offsetIndex.file.exists(), segment.timeIndex.file.exists() else { return nil }
+        let size = segment.size
+        guard try segment.offsetIndex.load(isPlausible: { Int($0.position) < size }) else { return nil }
+        guard try segment.timeIndex.load(isPlausible: { _ in true }) else { return nil }
+        // The last batch lies after the last index entry; walk the headers from there.
+        var position = Int(segment.offsetIndex.last?.position ?? 0)
+        while position < size {
+            guard let header = try segment.header(at: position, in: logFile) else { return nil }
+            segment.nextOffset = header.nextOffset
+            if header.maxTimestamp > segment.maxTimestamp {
+                segment.maxTimestamp = header.maxTimestamp
+                segment.offsetOfMaxTimestamp = header.lastOffset
+            }
+            position += header.sizeInBytes
+        }
+        guard position == size else { return nil }
+        if let last = segment.timeIndex.last, last.timestamp >= segment.maxTimestamp {
+            segment.maxTimestamp = last.timestamp
+            segment.offsetOfMaxTimestamp = baseOffset + Int64(last.relativeOffset)
+        }
+        segment.bytesSinceLastIndexEntry = size - Int(segment.offsetIndex.last?.position ?? 0)
+        return segment
+    }
+
+    /// Rebuilds a segment of unknown state by scanning every batch, truncating the file at the
+    /// first invalid one. Returns the segment and, if it truncated, where and why.
+    static func recover(
+        directory: String, baseOffset: Int64, config: LogConfig, budget: FileDescriptorBudget
+    ) throws(LogError) -> (LogSegment, truncatedAt: (position: Int, reason: String)?) {
+        let segment = LogSegment(directory: directory, baseOffset: baseOffset, config: config, budget: budget)
+        let logFile = try segment.log.acquire()
+        let fileSize = Int(try logFile.size())
+        try segment.offsetIndex.file.acquire().truncate(to: 0)
+        try segment.timeIndex.file.acquire().truncate(to: 0)
+        var scanner = SegmentScanner(file: logFile, maxBatchBytes: Int(Int32.max))
+        defer { scanner.release() }
+        var expectedOffset = baseOffset
+        var orderError: String?
+        let outcome = try scanner.scan(from: 0, to: fileSize) { summary, position throws(LogError) in
+            guard summary.baseOffset >= expectedOffset, summary.lastOffset - baseOffset <= Int64(Int32.max) else {
+                orderError = "batch base offset \(summary.baseOffset) does not follow \(expectedOffset - 1)"
+                return false
+            }
+            if segment.offsetIndex.isFull || segment.timeIndex.isFull {
+                orderError = "more batches than the index can hold"
+                return false
+            }
+            try segment.indexAppended(summary, at: position)
+            expectedOffset = summary.nextOffset
+            return true
+        }
+        var truncatedAt: (Int, String)?
+        switch outcome {
+        case .complete(let end):
+            if let orderError { truncatedAt = (end, orderError) }
+        case .invalid(let position, let reason):
+            truncatedAt = (position, reason)
+        }
+        if truncatedAt != nil { try logFile.truncate(to: Int64(segment.size)) }
+        segment.verifiedSize = segment.size
+        return (segment, truncatedAt)
+    }
+
+    // MARK: Appending
+
+    /// Writes a batch whose offsets were assigned; on a write failure the file is cut back so the
+    /// segment still ends at a whole batch.
+    func append(_ batch: RecordBatch, now: Int64) throws(LogError) {
+        let file = try log.acquire()
+        let position = size
+        do {
+            try withLogErrors { try batch.bytes.withUnsafeReadableBytes { raw in try file.write(raw, at: Int64(position)) } }
+        } catch {
+            try? file.truncate(to: Int64(position))
+            throw error
+        }
+        if rollingBaseTime == nil { rollingBaseTime = now }
+        try indexAppended(batch.summary, at: position)
+        verifiedSize = size
+    }
+
+    /// Records a batch now present at `position` in the size, offsets and indexes.
+    private func indexAppended(_ summary: RecordBatchSummary, at position: Int) throws(LogError) {
+        if summary.maxTimestamp > maxTimestamp {
+            maxTimestamp = summary.maxTimestamp
+            offsetOfMaxTimestamp = summary.lastOffset
+        }
+        if bytesSinceLastIndexEntry > indexIntervalBytes {
+            try offsetIndex.append(OffsetPosition(relativeOffset: relative(summary.lastOffset), position: UInt32(position)))
+            try appendTimeIndexEntryIfAdvanced()
+            bytesSinceLastIndexEntry = 0
+        }
+        bytesSinceLastIndexEntry += summary.sizeInBytes
+        size = position + summary.sizeInBytes
+        nextOffset = summary.nextOffset
+    }
+
+    private func appendTimeIndexEntryIfAdvanced() throws(LogError) {
+        guard maxTimestamp >= 0, maxTimestamp > (timeIndex.last?.timestamp ?? -1), !timeIndex.isFull else { return }
+        try timeIndex.append(TimestampOffset(timestamp: maxTimestamp, relativeOffset: relative(offsetOfMaxTimestamp)))
+    }
+
+    private func relative(_ offset: Int64) -> UInt32 { UInt32(offset - baseOffset) }
+
+    /// Whether appending a batch of this size and extent needs a new segment first.
+    func needsRoll(batchSize: Int, lastOffset: Int64, config: LogConfig, now: Int64) -> Bool {
+        guard size > 0 else { return false }
+        if size + batchSize > config.segmentBytes { return true }
+        if let start = rollingBaseTime, now - start >= config.segmentMs { return true }
+        if offsetIndex.isFull || timeIndex.isFull { return true }
+        return lastOffset - baseOffset > Int64(Int32.max)
+    }
+
+    /// Called when a newer segment takes over appends: the final time entry is written so the
+    /// segment's max timestamp survives a clean restart, and the preallocated space is returned.
+    func becomeInactive() throws(LogError) {
+        try appendTimeIndexEntryIfAdvanced()
+        try offsetIndex.trim()
+        try timeIndex.trim()
+    }
+
+    /// Reclaims index space again when this segment becomes the active one after a restart.
+    func becomeActive() throws(LogError) {
+        try offsetIndex.preallocate()
+        try timeIndex.preallocate()
+    }
+
+    func flush() throws(LogError) {
+        try log.acquire().sync()
+        try offsetIndex.sync()
+        try timeIndex.sync()
+    }
+
+    // MARK: Reading
+
+    /// The header of the batch at `position`, without checksum validation.
+    func header(at position: Int, in file: OpenFile) throws(LogError) -> RecordBatchSummary? {
+        guard position + RecordBatch.headerSize <= size else { return nil }
+        var raw = [UInt8](repeating: 0, count: RecordBatch.headerSize)
+        let read = try withLogErrors { try raw.withUnsafeMutableBytes { buffer in try file.read(into: buffer, at: Int64(position)) } }
+        guard read == RecordBatch.headerSize else { return nil }
+        let summary = raw.withUnsafeBytes { RecordBatchSummary(uncheckedHeader: $0) }
+        guard summary.sizeInBytes >= RecordBatch.headerSize, position + summary.sizeInBytes <= size else { return nil }
+        return summary
+    }
+
+    /// Position and header of the first batch holding an offset at or above `offset`, starting
+    /// from the nearest index entry below it; nil when the segment ends first.
+    func locate(offset: Int64, in file: OpenFile) throws(LogError) -> (position: Int, header: RecordBatchSummary)? {
+        var position = Int(offsetIndex.floor(offset - baseOffset)?.position ?? 0)
+        while let header = try header(at: position, in: file) {
+            if header.lastOffset >= offset { return (position, header) }
+            position += header.sizeInBytes
+        }
+        return nil
+    }
+
+    /// File position where batches holding offsets at or above `offset` begin (the size if none).
+    func position(of offset: Int64, in file: OpenFile) throws(LogError) -> Int {
+        try locate(offset: offset, in: file)?.position ?? size
+    }
+
+    /// Makes sure bytes up to `end` passed their checksum in this process, verifying forward from
+    /// what is already known good. Returns the end of the valid prefix (less than `end` when a
+    /// corrupt batch stands in the way).
+    func verify(upTo end: Int, in file: OpenFile, logger: Logger) throws(LogError) -> Int {
+        if let corruption, corruption.position < end { return corruption.position }
+        guard verifiedSize < end else { return end }
+        var scanner = SegmentScanner(file: file, maxBatchBytes: Int(Int32.max), windowBytes: min(4 << 20, max(end - verifiedSize, 4096)))
+        defer { scanner.release() }
+        let outcome = try scanner.scan(from: verifiedSize, to: size) { summary, position in
+            position < end
+        }
+        switch outcome {
+        case .complete(let reached):
+            verifiedSize = max(verifiedSize, reached)
+        case .invalid(let position, let reason):
+            verifiedSize = position
+            corruption = (position, reason)
+            logger.error("corrupt batch will not be served", metadata: [
+                "file": "\(file.path)", "position": "\(position)", "reason": "\(reason)",
+            ])
+        }
+        return min(end, verifiedSize)
+    }
+
+    // MARK: Truncation and files
+
+    /// Drops the batches holding `offset` and everything after it.
+    func truncate(to offset: Int64) throws(LogError) {
+        let file = try log.acquire()
+        guard let (position, _) = try locate(offset: offset, in: file) else { return }
+        try file.truncate(to: Int64(position))
+        offsetIndex.removeLast { Int($0.position) >= position }
+        timeIndex.removeLast { baseOffset + Int64($0.relativeOffset) >= offset }
+        let keptOffsets = offsetIndex.entries.count
+        // Rebuild state from the remaining headers: cheap, and avoids keeping history in memory.
+        size = 0
+        nextOffset = baseOffset
+        maxTimestamp = -1
+        offsetOfMaxTimestamp = -1
+        bytesSinceLastIndexEntry = 0
+        var scanPosition = 0
+        size = position
+        while scanPosition < position {
+            guard let header = try header(at: scanPosition, in: file) else { break }
+            if header.maxTimestamp > maxTimestamp {
+                maxTimestamp = header.maxTimestamp
+                offsetOfMaxTimestamp = header.lastOffset
+            }
+            nextOffset = header.nextOffset
+            scanPosition += header.sizeInBytes
+        }
+        size = position
+        verifiedSize = min(verifiedSize, size)
+        if corruption.map({ $0.position >= position }) == true { corruption = nil }
+        bytesSinceLastIndexEntry = size - Int(offsetIndex.last?.position ?? 0)
+        try offsetIndex.file.acquire().truncate(to: Int64(keptOffsets * OffsetPosition.size))
+        try timeIndex.file.acquire().truncate(to: Int64(timeIndex.entries.count * TimestampOffset.size))
+        try becomeActive()
+    }
+
+    var files: [ManagedFile] { [log, offsetIndex.file, timeIndex.file] }
+
+    /// Renames every file of the segment by appending `suffix` (e.g. `.deleted`).
+    func renameFiles(appending suffix: String) throws(LogError) {
+        for file in files where file.exists() { try file.rename(to: file.path + suffix) }
+    }
+
+    /// Renames every file by replacing the trailing `old` suffix with `new` (the cleaner's swap).
+    func renameFiles(replacingSuffix old: String, with new: String) throws(LogError) {
+        for file in files where file.exists() && file.path.hasSuffix(old) {
+            try file.rename(to: String(file.path.dropLast(old.count)) + new)
+        }
+    }
+
+    func deleteFiles() {
+        for file in files { file.delete() }
+    }
+}

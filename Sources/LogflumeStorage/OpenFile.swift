@@ -1,0 +1,65 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An open file descriptor that is closed when the last reference goes away. Readers hold one
+/// while a `sendfile` is in flight, so evicting or deleting a segment never pulls a descriptor
+/// out from under them (and a recycled descriptor number can never be written by mistake).
+public final class OpenFile: Sendable {
+    public let descriptor: Int32
+    public let path: String
+
+    init(path: String, flags: Int32) throws(LogError) {
+        let fd = Glibc.open(path, flags | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw .io(operation: "open", path: path, errno: errno) }
+        self.descriptor = fd
+        self.path = path
+    }
+
+    deinit { Glibc.close(descriptor) }
+
+    /// Reads up to `buffer.count` bytes at `offset`, retrying short reads; fewer only at end of file.
+    public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws(LogError) -> Int {
+        var done = 0
+        while done < buffer.count {
+            let n = Glibc.pread(descriptor, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done))
+            if n > 0 {
+                done += n
+            } else if n == 0 {
+                break
+            } else if errno != EINTR {
+                throw .io(operation: "pread", path: path, errno: errno)
+            }
+        }
+        return done
+    }
+
+    /// Writes all of `bytes` at `offset`. On failure, the caller truncates back to its last good size.
+    func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws(LogError) {
+        var done = 0
+        while done < bytes.count {
+            let n = Glibc.pwrite(descriptor, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
+            if n >= 0 {
+                done += n
+            } else if errno != EINTR {
+                let code = errno
+                if code == ENOSPC || code == EDQUOT || code == EFBIG { throw .diskFull(path: path) }
+                throw .io(operation: "pwrite", path: path, errno: code)
+            }
+        }
+    }
+
+    func sync() throws(LogError) {
+        guard fdatasync(descriptor) == 0 else { throw .io(operation: "fdatasync", path: path, errno: errno) }
+    }
+
+    func truncate(to size: Int64) throws(LogError) {
+        guard ftruncate(descriptor, off_t(size)) == 0 else { throw .io(operation: "ftruncate", path: path, errno: errno) }
+    }
+
+    func size() throws(LogError) -> Int64 {
+        var st = stat()
+        guard fstat(descriptor, &st) == 0 else { throw .io(operation: "fstat", path: path, errno: errno) }
+        return Int64(st.st_size)
+    }
+}

@@ -1,0 +1,12 @@
+import ArgumentParser
+
+/// Micro- and macro-benchmarks driven by the shell scripts in `bench/`, which run the physical
+/// limit (fio, dd, memcpy) in the same run and print the ratio.
+@main
+struct LogflumeBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "logflume-bench",
+        abstract: "logflume benchmarks (run through bench/*.sh, which also measure the limit).",
+        subcommands: [CRCBenchmark.self]
+    )
+}
