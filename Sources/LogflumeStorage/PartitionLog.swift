@@ -33,13 +33,7 @@ public final class PartitionLog: Sendable {
 
         /// Index of the segment holding `offset`: the last one whose base offset is at or below it.
         func segmentIndex(for offset: Int64) -> Int? {
-            var low = 0
-            var high = segments.count
-            while low < high {
-                let mid = (low + high) / 2
-                if segments[mid].baseOffset <= offset { low = mid + 1 } else { high = mid }
-            }
-            return low == 0 ? nil : low - 1
+            segments.lastIndex(withKeyAtMost: offset) { $0.baseOffset }
         }
     }
 

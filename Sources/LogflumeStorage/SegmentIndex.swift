@@ -103,13 +103,7 @@ struct SegmentIndex<Entry: SegmentIndexEntry> {
 
     /// The last entry whose key is at most `key`; nil when every entry is above it.
     func floor(_ key: Int64) -> Entry? {
-        var low = 0
-        var high = entries.count
-        while low < high {
-            let mid = (low + high) / 2
-            if entries[mid].key <= key { low = mid + 1 } else { high = mid }
-        }
-        return low == 0 ? nil : entries[low - 1]
+        entries.lastIndex(withKeyAtMost: key) { $0.key }.map { entries[$0] }
     }
 
     /// The last entry whose key is strictly below `key`.

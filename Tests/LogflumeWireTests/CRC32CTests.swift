@@ -3,21 +3,8 @@ import LogflumeWire
 import NIOCore
 import Testing
 
-/// SplitMix64: a tiny deterministic generator so failures reproduce exactly.
-private struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 private func randomBytes(_ count: Int, seed: UInt64) -> [UInt8] {
-    var rng = SplitMix64(seed: seed)
+    var rng = SeededRandom(seed: seed)
     return (0..<count).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
 }
 
@@ -91,7 +78,7 @@ private let standardVectors: [(name: String, bytes: [UInt8], expected: UInt32)] 
             }
         }
         lengths += [4_096, 16_384, 32_768, 49_152 + 768 + 7, 65_535, 65_536, 65_537, 69_999, 70_000]
-        var rng = SplitMix64(seed: 42)
+        var rng = SeededRandom(seed: 42)
         lengths += (0..<200).map { _ in Int(rng.next() % 70_001) }
 
         data.withUnsafeBytes { raw in
