@@ -46,6 +46,7 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        .target(name: "LogflumeConfig", swiftSettings: strictSettings),
         .target(
             name: "LogflumeStorage",
             dependencies: [
@@ -83,6 +84,7 @@ let package = Package(
             name: "LogflumeStorageTests",
             dependencies: ["LogflumeStorage", "LogflumeWire", .product(name: "Logging", package: "swift-log")]
         ),
+        .testTarget(name: "LogflumeConfigTests", dependencies: ["LogflumeConfig"]),
         .testTarget(name: "LogflumeCLITests", dependencies: ["logflume", "LogflumeStorage", "LogflumeWire"]),
     ],
     swiftLanguageModes: [.v6]
