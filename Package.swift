@@ -19,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         // C libraries from Debian's -dev packages.
@@ -56,10 +57,33 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        .target(
+            name: "LogflumeBroker",
+            dependencies: [
+                "LogflumeWire", "LogflumeStorage", "LogflumeConfig",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "LogflumeClient",
+            dependencies: [
+                "LogflumeWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "logflume",
             dependencies: [
-                "LogflumeWire", "LogflumeStorage",
+                "LogflumeWire", "LogflumeStorage", "LogflumeBroker", "LogflumeClient", "LogflumeConfig",
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -85,6 +109,14 @@ let package = Package(
             dependencies: ["LogflumeStorage", "LogflumeWire", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(name: "LogflumeConfigTests", dependencies: ["LogflumeConfig"]),
+        .testTarget(
+            name: "LogflumeBrokerTests",
+            dependencies: [
+                "LogflumeBroker", "LogflumeStorage", "LogflumeWire",
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(name: "LogflumeClientTests", dependencies: ["LogflumeClient", "LogflumeWire"]),
         .testTarget(name: "LogflumeCLITests", dependencies: ["logflume", "LogflumeStorage", "LogflumeWire"]),
     ],
     swiftLanguageModes: [.v6]

@@ -2,7 +2,7 @@ import ArgumentParser
 
 /// The single logflume executable; every part of the pipeline is a subcommand.
 @main
-struct Logflume: ParsableCommand {
+struct Logflume: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "logflume",
         abstract: "Log shipping: edge agents -> Kafka-compatible broker -> hour-exact files.",
@@ -10,6 +10,6 @@ struct Logflume: ParsableCommand {
             Today the partition log is in place; `logflume demo` shows it surviving SIGKILL.
             The broker, agent and aggregator subcommands arrive with their issues.
             """,
-        subcommands: [DemoCommand.self, LogCommand.self]
+        subcommands: [BrokerCommand.self, DemoCommand.self, LogCommand.self]
     )
 }

@@ -1,0 +1,117 @@
+import Logging
+import LogflumeStorage
+public import NIOCore
+
+/// What the connection needs from the broker: a frame in (size prefix removed), maybe a whole
+/// response frame out (acks=0 produce
+/// requests get none), possibly later (a long-polling fetch).
+public protocol RequestProcessor: Sendable {
+    func process(frame: ByteBuffer, connection: ConnectionInfo, eventLoop: any EventLoop) -> EventLoopFuture<OutboundResponse?>
+}
+
+/// Facts about the connection a request arrived on, for logs and for draining on shutdown.
+public struct ConnectionInfo: Sendable {
+    public var peer: String
+    /// Set when the broker is shutting down: long polls answer at once.
+    public var draining: @Sendable () -> Bool
+
+    public init(peer: String, draining: @escaping @Sendable () -> Bool) {
+        self.peer = peer
+        self.draining = draining
+    }
+}
+
+/// One client connection. Requests are handled strictly one at a time in arrival order (as
+/// Kafka mutes a channel while a request is in flight), so pipelined requests are answered in
+/// order. Record data in fetch responses is written as `FileRegion`s: sendfile, no copy.
+final class KafkaConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = IOData
+
+    private let processor: any RequestProcessor
+    private let logger: Logger
+    private let isDraining: @Sendable () -> Bool
+    private var pending = CircularBuffer<ByteBuffer>()
+    private var busy = false
+    private var peer = "unknown"
+
+    init(processor: any RequestProcessor, logger: Logger, isDraining: @escaping @Sendable () -> Bool) {
+        self.processor = processor
+        self.logger = logger
+        self.isDraining = isDraining
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        peer = context.remoteAddress?.description ?? "unknown"
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        pending.append(unwrapInboundIn(data))
+        processNext(context: context)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        logger.warning("closing connection", metadata: ["peer": "\(peer)", "reason": "\(error)"])
+        context.close(promise: nil)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is DrainEvent {
+            // Stop reading new requests; close once what arrived has been answered.
+            context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
+            if !busy && pending.isEmpty { context.close(promise: nil) }
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    private func processNext(context: ChannelHandlerContext) {
+        guard !busy, let frame = pending.popFirst() else {
+            if !busy && pending.isEmpty && isDraining() { context.close(promise: nil) }
+            return
+        }
+        busy = true
+        let info = ConnectionInfo(peer: peer, draining: isDraining)
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        processor.process(frame: frame, connection: info, eventLoop: context.eventLoop).hop(to: context.eventLoop).whenComplete { result in
+            let (handler, context) = loopBound.value
+            switch result {
+            case .success(let response?):
+                handler.write(response, context: context)
+            case .success(nil):
+                break
+            case .failure(let error):
+                handler.logger.warning("closing connection", metadata: ["peer": "\(handler.peer)", "reason": "\(error)"])
+                context.close(promise: nil)
+                return
+            }
+            handler.busy = false
+            handler.processNext(context: context)
+        }
+    }
+
+    /// Writes a response frame (its size prefix is the first part).
+    private func write(_ response: OutboundResponse, context: ChannelHandlerContext) {
+        for part in response.parts {
+            switch part {
+            case .bytes(let buffer):
+                context.write(wrapOutboundOut(.byteBuffer(buffer)), promise: nil)
+            case .file(let range):
+                // The descriptor stays owned by the log's OpenFile, held by `range` until the
+                // write finished; the handle only borrows it for sendfile.
+                let handle = NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: range.file.descriptor)
+                let region = FileRegion(fileHandle: handle, readerIndex: Int(range.position), endIndex: Int(range.position) + range.length)
+                let promise = context.eventLoop.makePromise(of: Void.self)
+                promise.futureResult.whenComplete { _ in
+                    withExtendedLifetime(range) { _ = try? handle.takeDescriptorOwnership() }
+                }
+                context.write(wrapOutboundOut(.fileRegion(region)), promise: promise)
+            }
+        }
+        context.flush()
+    }
+}
+
+/// Sent through every connection's pipeline when the broker starts shutting down.
+struct DrainEvent: Sendable {}

@@ -1,0 +1,205 @@
+public import Logging
+public import LogflumeWire
+public import NIOCore
+import NIOPosix
+import Synchronization
+
+/// One TCP connection to one broker, with requests pipelined and responses matched to them by
+/// correlation id in order. The first request is ApiVersions, so every later request uses the
+/// highest version both sides implement.
+public final class BrokerConnection: Sendable {
+    public let address: String
+    let channel: any Channel
+    let clientId: String
+    private let correlation = Atomic<Int32>(0)
+    /// Versions the broker advertised, intersected with what this client implements.
+    public let versions: [ApiKey: ClosedRange<Int16>]
+
+    private init(address: String, channel: any Channel, clientId: String, versions: [ApiKey: ClosedRange<Int16>]) {
+        self.address = address
+        self.channel = channel
+        self.clientId = clientId
+        self.versions = versions
+    }
+
+    /// Connects and negotiates API versions.
+    public static func connect(
+        host: String, port: Int, clientId: String, group: any EventLoopGroup, timeoutMs: Int64 = 10_000, logger: Logger
+    ) async throws -> BrokerConnection {
+        let address = "\(host):\(port)"
+        let channel: any Channel
+        do {
+            channel = try await ClientBootstrap(group: group)
+                .connectTimeout(.milliseconds(timeoutMs))
+                .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(ResponseFrameDecoder()))
+                        try channel.pipeline.syncOperations.addHandler(ClientResponseHandler(address: address, logger: logger))
+                    }
+                }
+                .connect(host: host, port: port)
+                .get()
+        } catch {
+            throw KafkaClientError.connectionFailed(broker: address, reason: "\(error)")
+        }
+        let bootstrap = BrokerConnection(address: address, channel: channel, clientId: clientId, versions: [:])
+        let response: ApiVersionsResponse
+        do {
+            response = try await bootstrap.send(ApiVersionsRequest(clientSoftwareName: "logflume", clientSoftwareVersion: "0.1"),
+                                                version: 3, as: ApiVersionsResponse.self, timeoutMs: timeoutMs)
+        } catch {
+            channel.close(promise: nil)
+            throw error
+        }
+        var negotiated: [ApiKey: ClosedRange<Int16>] = [:]
+        for api in response.apiKeys {
+            guard let key = ApiKey(rawValue: api.apiKey), let ours = ClientVersions.supported[key] else { continue }
+            let low = max(api.minVersion, ours.lowerBound)
+            let high = min(api.maxVersion, ours.upperBound)
+            if low <= high { negotiated[key] = low...high }
+        }
+        return BrokerConnection(address: address, channel: channel, clientId: clientId, versions: negotiated)
+    }
+
+    /// The version to use for `api`, or an error naming the broker when none is shared.
+    public func version(for api: ApiKey) throws(KafkaClientError) -> Int16 {
+        guard let range = versions[api] else { throw .unsupportedVersion(broker: address, api: api) }
+        return range.upperBound
+    }
+
+    /// Sends a request and waits for its response.
+    public func send<Request: KafkaEncodableMessage, Response: KafkaMessage>(
+        _ request: Request, version: Int16, as: Response.Type, timeoutMs: Int64 = 30_000
+    ) async throws -> Response {
+        let body = try await roundTrip(request, version: version, expectResponse: true, timeoutMs: timeoutMs)
+        guard let body else { throw KafkaClientError.protocolViolation(broker: address, reason: "missing response") }
+        do {
+            return try Response.decodeExactly(body, version: version)
+        } catch {
+            throw KafkaClientError.protocolViolation(broker: address, reason: "\(Request.apiKey) v\(version) response: \(error)")
+        }
+    }
+
+    /// Sends a request that gets no response (Produce with acks=0).
+    public func sendWithoutResponse<Request: KafkaEncodableMessage>(_ request: Request, version: Int16) async throws {
+        _ = try await roundTrip(request, version: version, expectResponse: false, timeoutMs: 0)
+    }
+
+    private func roundTrip<Request: KafkaEncodableMessage>(
+        _ request: Request, version: Int16, expectResponse: Bool, timeoutMs: Int64
+    ) async throws -> ByteBuffer? {
+        let correlationId = correlation.wrappingAdd(1, ordering: .relaxed).newValue
+        let header = RequestHeader(apiKey: Request.apiKey, apiVersion: version, correlationId: correlationId, clientId: clientId)
+        var frame = channel.allocator.buffer(capacity: 256)
+        frame.writeInteger(Int32(0))
+        header.encode(into: &frame)
+        request.encode(into: &frame, version: version)
+        frame.setInteger(Int32(frame.readableBytes - 4), at: frame.readerIndex)
+        let pending = OutstandingRequest(
+            correlationId: correlationId,
+            responseHeaderVersion: Request.apiKey.responseHeaderVersion(version),
+            promise: expectResponse ? channel.eventLoop.makePromise(of: ByteBuffer.self) : nil,
+            description: "\(Request.apiKey) v\(version)"
+        )
+        try await channel.writeAndFlush(ClientOutbound(frame: frame, pending: pending))
+        guard let promise = pending.promise else { return nil }
+        let timeout = channel.eventLoop.scheduleTask(in: .milliseconds(timeoutMs)) {
+            promise.fail(KafkaClientError.timedOut(broker: self.address, request: pending.description, afterMs: timeoutMs))
+        }
+        defer { timeout.cancel() }
+        return try await promise.futureResult.get()
+    }
+
+    public func close() async {
+        try? await channel.close()
+    }
+
+    public var isActive: Bool { channel.isActive }
+}
+
+struct OutstandingRequest: Sendable {
+    var correlationId: Int32
+    var responseHeaderVersion: Int16
+    var promise: EventLoopPromise<ByteBuffer>?
+    var description: String
+}
+
+struct ClientOutbound: Sendable {
+    var frame: ByteBuffer
+    var pending: OutstandingRequest
+}
+
+/// Matches response frames to the requests written before them, strictly in order.
+final class ClientResponseHandler: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ClientOutbound
+    typealias OutboundOut = ByteBuffer
+
+    let address: String
+    let logger: Logger
+    private var waiting = CircularBuffer<OutstandingRequest>()
+
+    init(address: String, logger: Logger) {
+        self.address = address
+        self.logger = logger
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let outbound = unwrapOutboundIn(data)
+        if outbound.pending.promise != nil { waiting.append(outbound.pending) }
+        context.write(wrapOutboundOut(outbound.frame), promise: promise)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var frame = unwrapInboundIn(data)
+        guard let request = waiting.popFirst() else {
+            fail(context: context, reason: "response with no request outstanding")
+            return
+        }
+        do {
+            let header = try ResponseHeader.decode(from: &frame, headerVersion: request.responseHeaderVersion)
+            guard header.correlationId == request.correlationId else {
+                waiting.prepend(request)
+                fail(context: context, reason: "correlation id \(header.correlationId), expected \(request.correlationId)")
+                return
+            }
+            request.promise?.succeed(frame)
+        } catch {
+            request.promise?.fail(KafkaClientError.protocolViolation(broker: address, reason: "\(error)"))
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        while let request = waiting.popFirst() {
+            request.promise?.fail(KafkaClientError.connectionClosed(broker: address))
+        }
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        fail(context: context, reason: "\(error)")
+    }
+
+    private func fail(context: ChannelHandlerContext, reason: String) {
+        logger.warning("closing broker connection", metadata: ["broker": "\(address)", "reason": "\(reason)"])
+        while let request = waiting.popFirst() {
+            request.promise?.fail(KafkaClientError.protocolViolation(broker: address, reason: reason))
+        }
+        context.close(promise: nil)
+    }
+}
+
+/// Response frames: 4-byte size prefix, then the frame.
+struct ResponseFrameDecoder: ByteToMessageDecoder {
+    typealias InboundOut = ByteBuffer
+
+    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        guard let size = buffer.getInteger(at: buffer.readerIndex, as: Int32.self) else { return .needMoreData }
+        guard size >= 0 else { throw KafkaClientError.protocolViolation(broker: "?", reason: "negative frame size") }
+        guard buffer.readableBytes >= 4 + Int(size) else { return .needMoreData }
+        buffer.moveReaderIndex(forwardBy: 4)
+        context.fireChannelRead(wrapInboundOut(buffer.readSlice(length: Int(size))!))
+        return .continue
+    }
+}

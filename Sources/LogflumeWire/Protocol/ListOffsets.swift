@@ -1,0 +1,173 @@
+public import NIOCore
+
+/// ListOffsets request (key 2), v1-5. v1 dropped v0's max_num_offsets (one offset per
+/// partition); v2 adds isolation_level; v4 current_leader_epoch; v3 and v5 repeat the layout.
+///
+/// `timestamp` is a time in ms, or -1 (latest offset), -2 (earliest offset).
+public struct ListOffsetsRequest: KafkaEncodableMessage {
+    public static let apiKey = ApiKey.listOffsets
+    public static let versions: ClosedRange<Int16> = 1...5
+
+    public static let latestTimestamp: Int64 = -1
+    public static let earliestTimestamp: Int64 = -2
+
+    public struct Partition: Equatable, Sendable {
+        public var partitionIndex: Int32
+        /// v4+.
+        public var currentLeaderEpoch: Int32
+        public var timestamp: Int64
+
+        public init(partitionIndex: Int32, currentLeaderEpoch: Int32 = -1, timestamp: Int64) {
+            self.partitionIndex = partitionIndex
+            self.currentLeaderEpoch = currentLeaderEpoch
+            self.timestamp = timestamp
+        }
+    }
+
+    public struct Topic: Equatable, Sendable {
+        public var name: String
+        public var partitions: [Partition]
+
+        public init(name: String, partitions: [Partition]) {
+            self.name = name
+            self.partitions = partitions
+        }
+    }
+
+    public var replicaId: Int32
+    /// v2+.
+    public var isolationLevel: Int8
+    public var topics: [Topic]
+
+    public init(replicaId: Int32 = -1, isolationLevel: Int8 = 0, topics: [Topic] = []) {
+        self.replicaId = replicaId
+        self.isolationLevel = isolationLevel
+        self.topics = topics
+    }
+
+    public init(from buffer: inout ByteBuffer, version: Int16) throws(KafkaDecodingError) {
+        try Self.checkVersion(version)
+        self.init()
+        replicaId = try buffer.readKafkaInt32("replica_id")
+        if version >= 2 {
+            isolationLevel = try buffer.readKafkaInt8("isolation_level")
+        }
+        topics = try buffer.readKafkaArray("topics", minElementSize: 6) { (b: inout ByteBuffer) throws(KafkaDecodingError) in
+            let name = try b.readKafkaString("topics.name")
+            let partitions = try b.readKafkaArray("topics.partitions", minElementSize: 12) { (p: inout ByteBuffer) throws(KafkaDecodingError) in
+                let index = try p.readKafkaInt32("partitions.partition_index")
+                var epoch: Int32 = -1
+                if version >= 4 {
+                    epoch = try p.readKafkaInt32("partitions.current_leader_epoch")
+                }
+                let timestamp = try p.readKafkaInt64("partitions.timestamp")
+                return Partition(partitionIndex: index, currentLeaderEpoch: epoch, timestamp: timestamp)
+            }
+            return Topic(name: name, partitions: partitions)
+        }
+    }
+
+    public func encode(into buffer: inout ByteBuffer, version: Int16) {
+        Self.assertVersion(version)
+        buffer.writeInteger(replicaId)
+        if version >= 2 {
+            buffer.writeInteger(isolationLevel)
+        }
+        buffer.writeKafkaArray(topics) { b, topic in
+            b.writeKafkaString(topic.name)
+            b.writeKafkaArray(topic.partitions) { p, partition in
+                p.writeInteger(partition.partitionIndex)
+                if version >= 4 {
+                    p.writeInteger(partition.currentLeaderEpoch)
+                }
+                p.writeInteger(partition.timestamp)
+            }
+        }
+    }
+}
+
+/// ListOffsets response (key 2), v1-5. v1 answers one timestamp + offset per partition; v2 adds
+/// throttle_time_ms; v4 leader_epoch; v5 may return OFFSET_NOT_AVAILABLE.
+public struct ListOffsetsResponse: KafkaEncodableMessage {
+    public static let apiKey = ApiKey.listOffsets
+    public static let versions: ClosedRange<Int16> = 1...5
+
+    public struct Partition: Equatable, Sendable {
+        public var partitionIndex: Int32
+        public var errorCode: Int16
+        public var timestamp: Int64
+        public var offset: Int64
+        /// v4+.
+        public var leaderEpoch: Int32
+
+        public init(partitionIndex: Int32, errorCode: Int16 = 0, timestamp: Int64 = -1, offset: Int64 = -1, leaderEpoch: Int32 = -1) {
+            self.partitionIndex = partitionIndex
+            self.errorCode = errorCode
+            self.timestamp = timestamp
+            self.offset = offset
+            self.leaderEpoch = leaderEpoch
+        }
+    }
+
+    public struct Topic: Equatable, Sendable {
+        public var name: String
+        public var partitions: [Partition]
+
+        public init(name: String, partitions: [Partition]) {
+            self.name = name
+            self.partitions = partitions
+        }
+    }
+
+    /// v2+.
+    public var throttleTimeMs: Int32
+    public var topics: [Topic]
+
+    public init(throttleTimeMs: Int32 = 0, topics: [Topic] = []) {
+        self.throttleTimeMs = throttleTimeMs
+        self.topics = topics
+    }
+
+    public init(from buffer: inout ByteBuffer, version: Int16) throws(KafkaDecodingError) {
+        try Self.checkVersion(version)
+        self.init()
+        if version >= 2 {
+            throttleTimeMs = try buffer.readKafkaInt32("throttle_time_ms")
+        }
+        topics = try buffer.readKafkaArray("topics", minElementSize: 6) { (b: inout ByteBuffer) throws(KafkaDecodingError) in
+            let name = try b.readKafkaString("topics.name")
+            let partitions = try b.readKafkaArray("topics.partitions", minElementSize: 22) { (p: inout ByteBuffer) throws(KafkaDecodingError) in
+                var partition = Partition(
+                    partitionIndex: try p.readKafkaInt32("partitions.partition_index"),
+                    errorCode: try p.readKafkaInt16("partitions.error_code"),
+                    timestamp: try p.readKafkaInt64("partitions.timestamp"),
+                    offset: try p.readKafkaInt64("partitions.offset")
+                )
+                if version >= 4 {
+                    partition.leaderEpoch = try p.readKafkaInt32("partitions.leader_epoch")
+                }
+                return partition
+            }
+            return Topic(name: name, partitions: partitions)
+        }
+    }
+
+    public func encode(into buffer: inout ByteBuffer, version: Int16) {
+        Self.assertVersion(version)
+        if version >= 2 {
+            buffer.writeInteger(throttleTimeMs)
+        }
+        buffer.writeKafkaArray(topics) { b, topic in
+            b.writeKafkaString(topic.name)
+            b.writeKafkaArray(topic.partitions) { p, partition in
+                p.writeInteger(partition.partitionIndex)
+                p.writeInteger(partition.errorCode)
+                p.writeInteger(partition.timestamp)
+                p.writeInteger(partition.offset)
+                if version >= 4 {
+                    p.writeInteger(partition.leaderEpoch)
+                }
+            }
+        }
+    }
+}
