@@ -90,6 +90,8 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        .target(name: "LogflumeFuzzing", dependencies: ["LogflumeWire", .product(name: "NIOCore", package: "swift-nio")], swiftSettings: strictSettings),
+        .executableTarget(name: "logflume-fuzz", dependencies: ["LogflumeFuzzing"], path: "fuzz/RequestDecoderFuzzer"),
         .executableTarget(
             name: "logflume-bench",
             dependencies: [
@@ -109,6 +111,7 @@ let package = Package(
             dependencies: ["LogflumeStorage", "LogflumeWire", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(name: "LogflumeConfigTests", dependencies: ["LogflumeConfig"]),
+        .testTarget(name: "LogflumeFuzzingTests", dependencies: ["LogflumeFuzzing"]),
         .testTarget(
             name: "LogflumeBrokerTests",
             dependencies: [

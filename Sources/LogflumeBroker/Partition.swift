@@ -91,6 +91,22 @@ public final class Partition: Sendable {
         if batches.count > 1 && batches.contains(where: { $0.hasProducerId }) {
             return .failed(.invalidRecord, "an idempotent produce must carry exactly one batch per partition")
         }
+        if config.logConfig.cleanupPolicy.contains(.compact) {
+            // Compaction keeps the latest record per key: a record without a key could never be
+            // compacted, so Kafka refuses the batch and names the records (Produce v8 record_errors).
+            var keyless: [(Int32, String?)] = []
+            for batch in batches where !batch.attributes.isControl {
+                guard let records = try? batch.records() else { continue }
+                for (index, record) in records.enumerated() where record.key == nil {
+                    keyless.append((Int32(index), "compacted topic cannot accept a record without a key"))
+                }
+            }
+            if !keyless.isEmpty {
+                var result = AppendResult.failed(.invalidRecord, "\(keyless.count) records without a key in compacted topic \(topic)")
+                result.recordErrors = keyless
+                return result
+            }
+        }
         let maxBytes = Int(config.logConfig.maxMessageBytes)
         if let large = batches.first(where: { $0.sizeInBytes > maxBytes }) {
             return .failed(.messageTooLarge, "batch of \(large.sizeInBytes) bytes exceeds max.message.bytes \(maxBytes)")

@@ -47,6 +47,16 @@ import Testing
         #expect(large.errorMessage?.contains("max.message.bytes") == true)
     }
 
+    @Test func compactedTopicsRefuseKeylessRecordsWithPerRecordErrors() throws {
+        let test = try TestBroker()
+        defer { test.remove() }
+        test.createTopic("state", configs: [("cleanup.policy", "compact")])
+        let refused = test.produce("state", batch: batch(["a", "b"]))
+        #expect(refused.errorCode == KafkaErrorCode.invalidRecord.rawValue)
+        #expect(refused.recordErrors.map(\.batchIndex) == [0, 1])
+        #expect(test.produce("state", batch: batch(["a", "b"], key: "k")).errorCode == 0)
+    }
+
     @Test func corruptBatchesAreRefusedAndNeverAppended() throws {
         let test = try TestBroker()
         defer { test.remove() }
