@@ -11,7 +11,7 @@ scripts/setup
 if [[ "$MODE" == libfuzzer ]]; then
     scratch=.build-fuzz
     swift build -c release --scratch-path "$scratch" --product logflume-fuzz \
-        -Xswiftc -sanitize=fuzzer,address -Xswiftc -DLIBFUZZER -Xswiftc -parse-as-library
+        -Xswiftc -sanitize=fuzzer,address -Xswiftc -DLIBFUZZER
     corpus=$(mktemp -d)
     trap 'rm -rf "$corpus"' EXIT
     # Seed the corpus with valid requests of every API and version.

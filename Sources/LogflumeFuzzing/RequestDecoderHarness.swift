@@ -1,4 +1,4 @@
-public import LogflumeWire
+import LogflumeWire
 import NIOCore
 
 /// The fuzz target for everything a client can send the broker: the request frame decoder, the

@@ -127,16 +127,28 @@ final class LogSegment: @unchecked Sendable {
     /// Writes a batch whose offsets were assigned; on a write failure the file is cut back so the
     /// segment still ends at a whole batch.
     func append(_ batch: RecordBatch, now: Int64) throws(LogError) {
+        try append(header: batch.stampedHeader(baseOffset: batch.baseOffset), of: batch, now: now)
+    }
+
+    /// Writes `header` (the batch's stamped 61 bytes) followed by the batch's records section,
+    /// so the caller's buffer is never copied to stamp offsets into it.
+    func append(header: [UInt8], of batch: RecordBatch, now: Int64) throws(LogError) {
         let file = try log.acquire()
         let position = size
         do {
-            try withLogErrors { try batch.bytes.withUnsafeReadableBytes { raw in try file.write(raw, at: Int64(position)) } }
+            try withLogErrors {
+                try header.withUnsafeBytes { head in
+                    try batch.bytes.withUnsafeReadableBytes { raw in
+                        try file.write([head, UnsafeRawBufferPointer(rebasing: raw[RecordBatch.headerSize...])], at: Int64(position))
+                    }
+                }
+            }
         } catch {
             try? file.truncate(to: Int64(position))
             throw error
         }
         if rollingBaseTime == nil { rollingBaseTime = now }
-        try indexAppended(batch.summary, at: position)
+        try indexAppended(header.withUnsafeBytes { RecordBatchSummary(uncheckedHeader: $0) }, at: position)
         verifiedSize = size
     }
 

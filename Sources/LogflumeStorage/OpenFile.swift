@@ -49,6 +49,32 @@ public final class OpenFile: Sendable {
         }
     }
 
+    /// Writes the parts back to back at `offset` with one pwritev (retrying partial writes).
+    func write(_ parts: [UnsafeRawBufferPointer], at offset: Int64) throws(LogError) {
+        var vectors = parts.filter { $0.count > 0 }.map { iovec(iov_base: UnsafeMutableRawPointer(mutating: $0.baseAddress!), iov_len: $0.count) }
+        var position = off_t(offset)
+        var first = 0
+        while first < vectors.count {
+            let n = vectors[first...].withUnsafeBufferPointer { Glibc.pwritev(descriptor, $0.baseAddress!, Int32($0.count), position) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                let code = errno
+                if code == ENOSPC || code == EDQUOT || code == EFBIG { throw .diskFull(path: path) }
+                throw .io(operation: "pwritev", path: path, errno: code)
+            }
+            position += off_t(n)
+            var written = n
+            while first < vectors.count && written >= vectors[first].iov_len {
+                written -= vectors[first].iov_len
+                first += 1
+            }
+            if first < vectors.count && written > 0 {
+                vectors[first].iov_base += written
+                vectors[first].iov_len -= written
+            }
+        }
+    }
+
     func sync() throws(LogError) {
         guard fdatasync(descriptor) == 0 else { throw .io(operation: "fdatasync", path: path, errno: errno) }
     }

@@ -2,6 +2,7 @@ public import Logging
 public import LogflumeWire
 import NIOCore
 import Synchronization
+import Dispatch
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -182,48 +183,83 @@ public final class PartitionLog: Sendable {
     }
 
     private func append(_ batch: RecordBatch, assignOffsets: Bool, logAppendTime: Int64?) throws(LogError) -> LogAppendInfo {
-        var batch = batch
         let now = clock.nowMilliseconds
-        return try state.withLock { state throws(LogError) -> LogAppendInfo in
+        let rolled: (segment: LogSegment, upTo: Int64)? = try state.withLock { state throws(LogError) in
             guard !state.isClosed else { throw .closed(path: directory) }
             guard batch.sizeInBytes <= state.config.maxMessageBytes else {
                 throw .batchTooLarge(size: batch.sizeInBytes, limit: state.config.maxMessageBytes)
             }
-            if assignOffsets {
-                batch.setBaseOffset(state.logEndOffset)
-            } else if batch.baseOffset < state.logEndOffset {
+            let baseOffset = assignOffsets ? state.logEndOffset : batch.baseOffset
+            if baseOffset < state.logEndOffset {
                 throw .nonMonotonicOffset(batchBaseOffset: batch.baseOffset, logEndOffset: state.logEndOffset)
             }
-            if let logAppendTime { batch.stampLogAppendTime(logAppendTime) }
-            if state.activeSegment.needsRoll(batchSize: batch.sizeInBytes, lastOffset: batch.lastOffset, config: state.config, now: now) {
-                try roll(&state, at: batch.baseOffset, now: now)
+            let header = batch.stampedHeader(baseOffset: baseOffset, logAppendTime: logAppendTime)
+            let lastOffset = baseOffset + Int64(batch.lastOffsetDelta)
+            var rolled: (LogSegment, Int64)?
+            if state.activeSegment.needsRoll(batchSize: batch.sizeInBytes, lastOffset: lastOffset, config: state.config, now: now) {
+                rolled = (try roll(&state, at: baseOffset, now: now), baseOffset)
             }
-            try state.activeSegment.append(batch, now: now)
-            state.logEndOffset = batch.nextOffset
+            try state.activeSegment.append(header: header, of: batch, now: now)
+            state.logEndOffset = lastOffset + 1
             state.unflushedMessages += Int64(batch.recordsCount)
             if state.unflushedMessages >= state.config.flushMessages || now - state.lastFlushTime >= state.config.flushMs {
                 try flush(&state, now: now)
+                rolled = nil
             }
-            return LogAppendInfo(
-                firstOffset: batch.baseOffset,
-                lastOffset: batch.lastOffset,
-                maxTimestamp: batch.maxTimestamp,
-                logAppendTime: logAppendTime ?? -1,
-                recordCount: batch.recordsCount,
-                sizeInBytes: batch.sizeInBytes
-            )
+            return rolled
         }
+        if let rolled { flushInBackground(rolled.segment, upTo: rolled.upTo) }
+        let maxTimestamp = logAppendTime ?? batch.maxTimestamp
+        let firstOffset = assignOffsets ? logEndOffset - Int64(batch.lastOffsetDelta) - 1 : batch.baseOffset
+        return LogAppendInfo(
+            firstOffset: firstOffset,
+            lastOffset: firstOffset + Int64(batch.lastOffsetDelta),
+            maxTimestamp: maxTimestamp,
+            logAppendTime: logAppendTime ?? -1,
+            recordCount: batch.recordsCount,
+            sizeInBytes: batch.sizeInBytes
+        )
     }
 
-    /// Starts a new active segment at `offset`. The old one is flushed so recovery after a crash
-    /// only has to scan the newest segment, as Kafka does on roll.
-    private func roll(_ state: inout State, at offset: Int64, now: Int64) throws(LogError) {
+    /// Starts a new active segment at `offset` and returns the one it replaces, which the caller
+    /// fsyncs in the background: recovery after a crash then only scans the newest segment (as in
+    /// Kafka), and appends do not wait for the old segment to reach the disk.
+    private func roll(_ state: inout State, at offset: Int64, now: Int64) throws(LogError) -> LogSegment {
         let old = state.activeSegment
         try old.becomeInactive()
         let segment = try LogSegment.create(directory: directory, baseOffset: offset, config: state.config, budget: budget, now: now)
         state.segments.append(segment)
-        try flushSegments(&state, upTo: offset)
         logger.debug("rolled segment", metadata: ["base.offset": "\(offset)"])
+        return old
+    }
+
+    /// Rolled segments are flushed one at a time, in roll order, off the append path.
+    private static let backgroundFlushes = DispatchQueue(label: "logflume.segment-flush")
+
+    private func flushInBackground(_ segment: LogSegment, upTo offset: Int64) {
+        Self.backgroundFlushes.async { [self] in
+            do {
+                let live = state.withLock { state in !state.isClosed && state.segments.contains { $0 === segment } }
+                guard live else { return }
+                try segment.flush()
+                try state.withLock { state throws(LogError) in
+                    // The recovery point may only move past this segment if everything before it
+                    // is durable too: true when it already reaches the segment's start.
+                    guard !state.isClosed, offset > state.checkpoint.recoveryPoint,
+                          state.checkpoint.recoveryPoint >= segment.baseOffset
+                    else { return }
+                    state.checkpoint.recoveryPoint = offset
+                    try writeCheckpoint(state.checkpoint)
+                }
+            } catch {
+                logger.error("background flush of a rolled segment failed", metadata: ["segment": "\(segment.log.path)", "error": "\(error)"])
+            }
+        }
+    }
+
+    /// Waits until rolled segments queued for flushing are on disk (tests and benchmarks).
+    public func waitForBackgroundFlushes() {
+        Self.backgroundFlushes.sync {}
     }
 
     // MARK: Flushing

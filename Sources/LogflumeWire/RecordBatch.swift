@@ -1,5 +1,5 @@
 public import NIOCore
-public import LogflumeCompression
+import LogflumeCompression
 
 /// One Kafka record batch v2 kept as its wire bytes: the broker stores and serves batches
 /// without looking inside, so the header is read in place and records are decoded on demand.
@@ -106,6 +106,28 @@ public struct RecordBatch: Sendable {
         bytes.setInteger(attributes.rawValue, at: bytes.readerIndex + Field.attributes)
         bytes.setInteger(timestamp, at: bytes.readerIndex + Field.maxTimestamp)
         bytes.setInteger(Self.computeCRC(of: bytes), at: bytes.readerIndex + Field.crc)
+    }
+
+    /// The 61-byte header as it will be stored: offsets assigned and, under LogAppendTime, the
+    /// broker's time stamped with the CRC recomputed. The records section is not touched, so a
+    /// log can write header and records side by side (pwritev) without copying the batch.
+    public func stampedHeader(baseOffset: Int64, logAppendTime: Int64? = nil) -> [UInt8] {
+        var header = [UInt8](repeating: 0, count: Self.headerSize)
+        bytes.withUnsafeReadableBytes { raw in
+            header.withUnsafeMutableBytes { out in
+                out.copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[0..<Self.headerSize]))
+                out.storeBytes(of: baseOffset.bigEndian, toByteOffset: Field.baseOffset, as: Int64.self)
+                guard let logAppendTime else { return }
+                var attributes = self.attributes
+                attributes.timestampType = .logAppendTime
+                out.storeBytes(of: attributes.rawValue.bigEndian, toByteOffset: Field.attributes, as: Int16.self)
+                out.storeBytes(of: logAppendTime.bigEndian, toByteOffset: Field.maxTimestamp, as: Int64.self)
+                let headerPart = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: out[Self.crcCoverageStart..<Self.headerSize]))
+                let crc = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[Self.headerSize...]), extending: headerPart)
+                out.storeBytes(of: crc.bigEndian, toByteOffset: Field.crc, as: UInt32.self)
+            }
+        }
+        return header
     }
 
     // MARK: Records

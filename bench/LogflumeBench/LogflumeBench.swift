@@ -7,6 +7,6 @@ struct LogflumeBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "logflume-bench",
         abstract: "logflume benchmarks (run through bench/*.sh, which also measure the limit).",
-        subcommands: [CRCBenchmark.self]
+        subcommands: [CRCBenchmark.self, AppendBenchmark.self, ReadBenchmark.self, ReopenBenchmark.self]
     )
 }

@@ -143,8 +143,10 @@ public enum ApiKey: Int16, Sendable, CaseIterable, CustomStringConvertible {
 
     /// The first version of this API that is "flexible" (KIP-482: compact strings and arrays,
     /// tagged fields, request header v2 / response header v1), or nil when the API has no
-    /// flexible version (SaslHandshake) or this codec does not track it. Versions at or above this
-    /// one are flexible whether or not we support them, which is what header decoding needs.
+    /// flexible version (SaslHandshake, OffsetDelete) or this codec does not track it (old
+    /// inter-broker and delegation-token APIs). Versions at or above this one are flexible whether
+    /// or not we support them, which is what header decoding needs. Checked against the message
+    /// schemas of Apache Kafka 4.x.
     public var firstFlexibleVersion: Int16? {
         switch self {
         case .produce: return 9
@@ -167,15 +169,33 @@ public enum ApiKey: Int16, Sendable, CaseIterable, CustomStringConvertible {
         case .describeConfigs: return 4
         case .saslAuthenticate: return 2
         case .deleteGroups: return 2
-        case .saslHandshake: return nil
+        case .deleteRecords: return 2
+        case .offsetForLeaderEpoch: return 4
+        case .addPartitionsToTxn: return 3
+        case .addOffsetsToTxn: return 3
+        case .endTxn: return 3
+        case .writeTxnMarkers: return 1
+        case .txnOffsetCommit: return 3
+        case .describeAcls, .createAcls, .deleteAcls: return 2
+        case .alterConfigs: return 2
+        case .alterReplicaLogDirs: return 2
+        case .describeLogDirs: return 2
+        case .createPartitions: return 2
+        case .electLeaders: return 2
+        case .incrementalAlterConfigs: return 1
+        case .describeClientQuotas, .alterClientQuotas: return 1
+        case .saslHandshake, .offsetDelete: return nil
         // APIs that were born flexible.
-        case .describeQuorum, .alterPartition, .updateFeatures, .envelope, .describeCluster,
-             .describeProducers, .unregisterBroker, .describeTransactions, .listTransactions,
-             .allocateProducerIds, .consumerGroupHeartbeat, .consumerGroupDescribe,
-             .getTelemetrySubscriptions, .pushTelemetry, .alterUserScramCredentials,
-             .describeUserScramCredentials:
+        case .alterPartitionReassignments, .listPartitionReassignments, .describeQuorum, .alterPartition,
+             .updateFeatures, .envelope, .describeCluster, .describeProducers, .unregisterBroker,
+             .describeTransactions, .listTransactions, .allocateProducerIds, .consumerGroupHeartbeat,
+             .consumerGroupDescribe, .getTelemetrySubscriptions, .pushTelemetry,
+             .alterUserScramCredentials, .describeUserScramCredentials:
             return 0
-        default: return nil
+        // Inter-broker APIs of the ZooKeeper era and delegation tokens: not tracked.
+        case .leaderAndIsr, .stopReplica, .updateMetadata, .controlledShutdown, .createDelegationToken,
+             .renewDelegationToken, .expireDelegationToken, .describeDelegationToken:
+            return nil
         }
     }
 
