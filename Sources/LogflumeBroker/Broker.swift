@@ -96,6 +96,11 @@ public final class Broker: RequestProcessor {
         }
     }
 
+    /// Wakes every long-polling fetch; seeing the connection draining, each answers at once.
+    public func beginDraining() {
+        for partition in topics.allPartitions { partition.wakeWaiters() }
+    }
+
     func respond<M: KafkaEncodableMessage>(_ message: M, version: Int16, to header: RequestHeader) -> OutboundResponse {
         OutboundResponse(KafkaResponseFrame.encode(message, version: version, correlationId: header.correlationId))
     }

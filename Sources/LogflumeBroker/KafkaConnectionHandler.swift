@@ -7,6 +7,8 @@ public import NIOCore
 /// requests get none), possibly later (a long-polling fetch).
 public protocol RequestProcessor: Sendable {
     func process(frame: ByteBuffer, connection: ConnectionInfo, eventLoop: any EventLoop) -> EventLoopFuture<OutboundResponse?>
+    /// Shutdown began: answer requests that are waiting (long polls) now.
+    func beginDraining()
 }
 
 /// Facts about the connection a request arrived on, for logs and for draining on shutdown.

@@ -66,6 +66,7 @@ public final class KafkaServer: Service {
             logger.info("shutting down: no new connections, finishing in-flight requests")
             draining.store(true, ordering: .relaxed)
             server.close(promise: nil)
+            processor.beginDraining()
         }
         await drainConnections()
     }

@@ -1,4 +1,4 @@
-public import Logging
+import Logging
 public import LogflumeStorage
 public import LogflumeWire
 public import NIOCore
@@ -84,6 +84,9 @@ public final class Partition: Sendable {
         do {
             batches = try RecordBatch.split(records)
             for batch in batches { try batch.validateRecords() }
+        } catch .invalidMagic(let magic) where magic < 2 {
+            // Produce v0-2 are advertised for old librdkafka's codec checks, not for old formats.
+            return .failed(.unsupportedForMessageFormat, "message format v\(magic) is not supported; producers must write record batch v2 (Kafka 0.11+)")
         } catch {
             return .failed(.corruptMessage, "\(error)")
         }
@@ -194,6 +197,9 @@ public final class Partition: Sendable {
     public func cancelWaiter(_ token: UInt64) {
         _ = state.withLock { $0.waiters.removeValue(forKey: token) }
     }
+
+    /// Runs and clears the waiting callbacks (new data, or the broker is shutting down).
+    public func wakeWaiters() { notifyWaiters() }
 
     private func notifyWaiters() {
         let waiters = state.withLock { state in

@@ -34,6 +34,12 @@ import Testing
         #expect(test.produce("missing", batch: batch(["x"])).errorCode == KafkaErrorCode.unknownTopicOrPartition.rawValue)
         #expect(test.produce("t", partition: 5, batch: batch(["x"])).errorCode == KafkaErrorCode.unknownTopicOrPartition.rawValue)
         #expect(test.produce("t", batch: batch(["x"]), acks: 2).errorCode == KafkaErrorCode.invalidRequiredAcks.rawValue)
+        // Produce v0-2 decode exactly; an old message format inside gets Kafka's own error.
+        var legacy = batch(["old"]).bytes
+        legacy.setInteger(Int8(1), at: 16)
+        let refused = test.broker.produce(ProduceRequest(acks: 1, topicData: [.init(name: "t", partitionData: [.init(index: 0, records: legacy)])]), version: 2)
+        #expect(refused.responses[0].partitionResponses[0].errorCode == KafkaErrorCode.unsupportedForMessageFormat.rawValue)
+        #expect(test.produce("t", batch: batch(["v2 in v2"]), version: 2).baseOffset == 3)
     }
 
     @Test func acksAllNeedsMinInsyncReplicasAndLargeBatchesAreRefused() throws {
@@ -171,7 +177,7 @@ import Testing
         #expect(reply.readInteger(as: Int32.self) == Int32(reply.readableBytes))
         #expect(reply.readInteger(as: Int32.self) == 7)
         let versions = try ApiVersionsResponse(from: &reply, version: 3)
-        #expect(versions.errorCode == 0 && versions.apiKeys.contains { $0.apiKey == ApiKey.produce.rawValue && $0.minVersion == 3 && $0.maxVersion == 8 })
+        #expect(versions.errorCode == 0 && versions.apiKeys.contains { $0.apiKey == ApiKey.produce.rawValue && $0.minVersion == 0 && $0.maxVersion == 8 })
         // An ApiVersions version we do not know gets UNSUPPORTED_VERSION and our table in v0 shape.
         var future = RequestHeader(apiKey: .apiVersions, apiVersion: 9, correlationId: 8, clientId: "c")
         var frame = ByteBuffer()

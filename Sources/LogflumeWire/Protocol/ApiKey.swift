@@ -245,7 +245,7 @@ public struct ApiVersionRange: Equatable, Hashable, Sendable {
 /// for idempotence). Only ApiVersions v3 is flexible among these.
 public enum SupportedVersions {
     public static let table: [ApiVersionRange] = [
-        ApiVersionRange(.produce, 3...8),
+        ApiVersionRange(.produce, 0...8),
         ApiVersionRange(.fetch, 4...11),
         ApiVersionRange(.listOffsets, 1...5),
         ApiVersionRange(.metadata, 0...8),

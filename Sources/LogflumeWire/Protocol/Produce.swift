@@ -1,13 +1,15 @@
 public import NIOCore
 
-/// Produce request (key 0), v3-8. v3 added transactional_id (and record batch v2); v4-8 have the
-/// same layout (v7 allows zstd, v8 lets the response carry record errors).
+/// Produce request (key 0), v0-8. v3 added transactional_id (and record batch v2); v4-8 have the
+/// same layout (v7 allows zstd, v8 lets the response carry record errors). v0-2 are advertised
+/// because librdkafka before 2.11.1 enables gzip, snappy and lz4 only when Produce v0 is in the
+/// broker's range; their layout is v3's without transactional_id.
 ///
 /// `records` is the partition's record-batch bytes as sent, a zero-copy slice of the request
 /// frame; `RecordBatch.split` validates it later.
 public struct ProduceRequest: KafkaEncodableMessage {
     public static let apiKey = ApiKey.produce
-    public static let versions: ClosedRange<Int16> = 3...8
+    public static let versions: ClosedRange<Int16> = 0...8
 
     public struct PartitionData: Equatable, Sendable {
         public var index: Int32
@@ -46,7 +48,9 @@ public struct ProduceRequest: KafkaEncodableMessage {
     public init(from buffer: inout ByteBuffer, version: Int16) throws(KafkaDecodingError) {
         try Self.checkVersion(version)
         self.init()
-        transactionalId = try buffer.readKafkaNullableString("transactional_id")
+        if version >= 3 {
+            transactionalId = try buffer.readKafkaNullableString("transactional_id")
+        }
         acks = try buffer.readKafkaInt16("acks")
         timeoutMs = try buffer.readKafkaInt32("timeout_ms")
         topicData = try buffer.readKafkaArray("topic_data", minElementSize: 6) { (b: inout ByteBuffer) throws(KafkaDecodingError) in
@@ -63,7 +67,9 @@ public struct ProduceRequest: KafkaEncodableMessage {
 
     public func encode(into buffer: inout ByteBuffer, version: Int16) {
         Self.assertVersion(version)
-        buffer.writeKafkaNullableString(transactionalId)
+        if version >= 3 {
+            buffer.writeKafkaNullableString(transactionalId)
+        }
         buffer.writeInteger(acks)
         buffer.writeInteger(timeoutMs)
         buffer.writeKafkaArray(topicData) { b, topic in
@@ -76,11 +82,11 @@ public struct ProduceRequest: KafkaEncodableMessage {
     }
 }
 
-/// Produce response (key 0), v3-8. Note that throttle_time_ms comes last here, after the topics.
-/// v5 adds log_start_offset; v8 adds record_errors and error_message per partition.
+/// Produce response (key 0), v0-8. Note that throttle_time_ms comes last here, after the topics
+/// (v1+). v2 adds log_append_time_ms, v5 log_start_offset, v8 record_errors and error_message.
 public struct ProduceResponse: KafkaEncodableMessage {
     public static let apiKey = ApiKey.produce
-    public static let versions: ClosedRange<Int16> = 3...8
+    public static let versions: ClosedRange<Int16> = 0...8
 
     public struct BatchIndexAndErrorMessage: Equatable, Sendable {
         public var batchIndex: Int32
@@ -142,13 +148,15 @@ public struct ProduceResponse: KafkaEncodableMessage {
         self.init()
         responses = try buffer.readKafkaArray("responses", minElementSize: 6) { (b: inout ByteBuffer) throws(KafkaDecodingError) in
             let name = try b.readKafkaString("responses.name")
-            let partitions = try b.readKafkaArray("responses.partition_responses", minElementSize: 22) { (p: inout ByteBuffer) throws(KafkaDecodingError) in
+            let partitions = try b.readKafkaArray("responses.partition_responses", minElementSize: 14) { (p: inout ByteBuffer) throws(KafkaDecodingError) in
                 var partition = PartitionResponse(
                     index: try p.readKafkaInt32("partition_responses.index"),
                     errorCode: try p.readKafkaInt16("partition_responses.error_code"),
-                    baseOffset: try p.readKafkaInt64("partition_responses.base_offset"),
-                    logAppendTimeMs: try p.readKafkaInt64("partition_responses.log_append_time_ms")
+                    baseOffset: try p.readKafkaInt64("partition_responses.base_offset")
                 )
+                if version >= 2 {
+                    partition.logAppendTimeMs = try p.readKafkaInt64("partition_responses.log_append_time_ms")
+                }
                 if version >= 5 {
                     partition.logStartOffset = try p.readKafkaInt64("partition_responses.log_start_offset")
                 }
@@ -165,7 +173,9 @@ public struct ProduceResponse: KafkaEncodableMessage {
             }
             return TopicResponse(name: name, partitionResponses: partitions)
         }
-        throttleTimeMs = try buffer.readKafkaInt32("throttle_time_ms")
+        if version >= 1 {
+            throttleTimeMs = try buffer.readKafkaInt32("throttle_time_ms")
+        }
     }
 
     public func encode(into buffer: inout ByteBuffer, version: Int16) {
@@ -176,7 +186,9 @@ public struct ProduceResponse: KafkaEncodableMessage {
                 p.writeInteger(partition.index)
                 p.writeInteger(partition.errorCode)
                 p.writeInteger(partition.baseOffset)
-                p.writeInteger(partition.logAppendTimeMs)
+                if version >= 2 {
+                    p.writeInteger(partition.logAppendTimeMs)
+                }
                 if version >= 5 {
                     p.writeInteger(partition.logStartOffset)
                 }
@@ -189,6 +201,8 @@ public struct ProduceResponse: KafkaEncodableMessage {
                 }
             }
         }
-        buffer.writeInteger(throttleTimeMs)
+        if version >= 1 {
+            buffer.writeInteger(throttleTimeMs)
+        }
     }
 }

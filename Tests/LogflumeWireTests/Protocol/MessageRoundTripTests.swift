@@ -59,7 +59,7 @@ enum Samples {
 
     static func produceRequest(_ v: Int16) -> ProduceRequest {
         ProduceRequest(
-            transactionalId: "txn-1", acks: -1, timeoutMs: 1500,
+            transactionalId: v >= 3 ? "txn-1" : nil, acks: -1, timeoutMs: 1500,
             topicData: [
                 .init(name: "events", partitionData: [
                     .init(index: 0, records: records(1)),
@@ -72,7 +72,7 @@ enum Samples {
     }
 
     static func produceResponse(_ v: Int16) -> ProduceResponse {
-        var p = ProduceResponse.PartitionResponse(index: 0, errorCode: 0, baseOffset: 1234, logAppendTimeMs: 1_700_000_000_000)
+        var p = ProduceResponse.PartitionResponse(index: 0, errorCode: 0, baseOffset: 1234, logAppendTimeMs: v >= 2 ? 1_700_000_000_000 : -1)
         if v >= 5 { p.logStartOffset = 100 }
         if v >= 8 {
             p.recordErrors = [.init(batchIndex: 3, batchIndexErrorMessage: "bad"), .init(batchIndex: 4)]
@@ -80,7 +80,7 @@ enum Samples {
         }
         return ProduceResponse(
             responses: [.init(name: "events", partitionResponses: [p, .init(index: 1, errorCode: 6)])],
-            throttleTimeMs: 12
+            throttleTimeMs: v >= 1 ? 12 : 0
         )
     }
 
@@ -327,8 +327,8 @@ enum Samples {
 
     @Test func versionsOutsideTheCodecAreRefused() {
         var empty = ByteBuffer()
-        #expect(throws: KafkaDecodingError.unsupportedVersion(apiKey: .produce, version: 2)) {
-            _ = try ProduceRequest(from: &empty, version: 2)
+        #expect(throws: KafkaDecodingError.unsupportedVersion(apiKey: .produce, version: 9)) {
+            _ = try ProduceRequest(from: &empty, version: 9)
         }
         #expect(throws: KafkaDecodingError.unsupportedVersion(apiKey: .fetch, version: 12)) {
             _ = try FetchResponse(from: &empty, version: 12)
