@@ -36,6 +36,12 @@ final class KafkaConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
     private var pending = CircularBuffer<ByteBuffer>()
     private var busy = false
     private var peer = "unknown"
+    /// Completes when the last response reached the socket; a draining connection closes only
+    /// then, because closing fails writes still queued and a client would miss its acknowledgement.
+    private var lastWrite: EventLoopFuture<Void>?
+    /// Set once the connection decided to close: frames still arriving are not processed, so
+    /// nothing is appended whose answer could not be delivered.
+    private var closing = false
 
     init(processor: any RequestProcessor, logger: Logger, isDraining: @escaping @Sendable () -> Bool) {
         self.processor = processor
@@ -49,6 +55,7 @@ final class KafkaConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !closing else { return }
         pending.append(unwrapInboundIn(data))
         processNext(context: context)
     }
@@ -62,7 +69,7 @@ final class KafkaConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
         if event is DrainEvent {
             // Stop reading new requests; close once what arrived has been answered.
             context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
-            if !busy && pending.isEmpty { context.close(promise: nil) }
+            if !busy && pending.isEmpty { closeAfterLastWrite(context: context) }
             return
         }
         context.fireUserInboundEventTriggered(event)
@@ -70,7 +77,7 @@ final class KafkaConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
 
     private func processNext(context: ChannelHandlerContext) {
         guard !busy, let frame = pending.popFirst() else {
-            if !busy && pending.isEmpty && isDraining() { context.close(promise: nil) }
+            if !busy && pending.isEmpty && isDraining() { closeAfterLastWrite(context: context) }
             return
         }
         busy = true
@@ -93,12 +100,32 @@ final class KafkaConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
         }
     }
 
+    /// Closes a draining connection once it is idle. Deferred to the next event-loop tick
+    /// because the frame decoder may be about to deliver more frames from the same read; those
+    /// are answered first.
+    private func closeAfterLastWrite(context: ChannelHandlerContext) {
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        context.eventLoop.execute {
+            let (handler, context) = loopBound.value
+            guard !handler.busy, handler.pending.isEmpty, !handler.closing else { return }
+            handler.closing = true
+            guard let lastWrite = handler.lastWrite else {
+                context.close(promise: nil)
+                return
+            }
+            lastWrite.whenComplete { _ in loopBound.value.1.close(promise: nil) }
+        }
+    }
+
     /// Writes a response frame (its size prefix is the first part).
     private func write(_ response: OutboundResponse, context: ChannelHandlerContext) {
-        for part in response.parts {
+        let written = context.eventLoop.makePromise(of: Void.self)
+        lastWrite = written.futureResult
+        for (index, part) in response.parts.enumerated() {
+            let isLast = index == response.parts.count - 1
             switch part {
             case .bytes(let buffer):
-                context.write(wrapOutboundOut(.byteBuffer(buffer)), promise: nil)
+                context.write(wrapOutboundOut(.byteBuffer(buffer)), promise: isLast ? written : nil)
             case .file(let range):
                 // The descriptor stays owned by the log's OpenFile, held by `range` until the
                 // write finished; the handle only borrows it for sendfile.
@@ -108,9 +135,11 @@ final class KafkaConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
                 promise.futureResult.whenComplete { _ in
                     withExtendedLifetime(range) { _ = try? handle.takeDescriptorOwnership() }
                 }
+                if isLast { promise.futureResult.cascade(to: written) }
                 context.write(wrapOutboundOut(.fileRegion(region)), promise: promise)
             }
         }
+        if response.parts.isEmpty { written.succeed() }
         context.flush()
     }
 }

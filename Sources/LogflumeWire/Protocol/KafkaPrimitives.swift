@@ -102,27 +102,33 @@ extension ByteBuffer {
 
     // MARK: strings
 
+    /// A length or count prefix: a signed `T` where -1 means null, or in flexible versions an
+    /// unsigned varint holding n + 1 where 0 means null. Negative lengths other than -1 throw.
+    private mutating func readKafkaNullableLength<T: FixedWidthInteger & SignedInteger>(
+        _ field: StaticString, flexible: Bool, as: T.Type
+    ) throws(KafkaDecodingError) -> Int? {
+        let start = readerIndex
+        if flexible {
+            let raw = try readKafkaUnsignedVarint(field)
+            return raw == 0 ? nil : Int(raw) - 1
+        }
+        let raw: T = try readKafkaInteger(field)
+        if raw == -1 { return nil }
+        guard raw >= 0 else {
+            moveReaderIndex(to: start)
+            throw .invalidLength(field: field.description, position: start, length: Int64(raw))
+        }
+        return Int(raw)
+    }
+
     /// The byte length of a string field, or nil for null. Checks the bytes are there.
     private mutating func readKafkaStringLength(_ field: StaticString, flexible: Bool) throws(KafkaDecodingError) -> Int? {
         let start = readerIndex
-        let length: Int
-        if flexible {
-            let raw = try readKafkaUnsignedVarint(field)
-            if raw == 0 { return nil }
-            length = Int(raw) - 1
-            // Kafka caps compact strings at the same 32767 bytes as the int16-prefixed form.
-            guard length <= Int(Int16.max) else {
-                moveReaderIndex(to: start)
-                throw .invalidLength(field: field.description, position: start, length: Int64(length))
-            }
-        } else {
-            let raw = try readKafkaInt16(field)
-            if raw == -1 { return nil }
-            guard raw >= 0 else {
-                moveReaderIndex(to: start)
-                throw .invalidLength(field: field.description, position: start, length: Int64(raw))
-            }
-            length = Int(raw)
+        guard let length = try readKafkaNullableLength(field, flexible: flexible, as: Int16.self) else { return nil }
+        // Kafka caps compact strings at the same 32767 bytes as the int16-prefixed form.
+        guard length <= Int(Int16.max) else {
+            moveReaderIndex(to: start)
+            throw .invalidLength(field: field.description, position: start, length: Int64(length))
         }
         guard length <= readableBytes else {
             let error = kafkaTruncated(field, needed: length)
@@ -178,20 +184,7 @@ extension ByteBuffer {
     /// A nullable bytes (or records) field as a zero-copy slice of this buffer.
     public mutating func readKafkaNullableBytes(_ field: StaticString, flexible: Bool = false) throws(KafkaDecodingError) -> ByteBuffer? {
         let start = readerIndex
-        let length: Int
-        if flexible {
-            let raw = try readKafkaUnsignedVarint(field)
-            if raw == 0 { return nil }
-            length = Int(raw) - 1
-        } else {
-            let raw = try readKafkaInt32(field)
-            if raw == -1 { return nil }
-            guard raw >= 0 else {
-                moveReaderIndex(to: start)
-                throw .invalidLength(field: field.description, position: start, length: Int64(raw))
-            }
-            length = Int(raw)
-        }
+        guard let length = try readKafkaNullableLength(field, flexible: flexible, as: Int32.self) else { return nil }
         guard let slice = readSlice(length: length) else {
             let error = kafkaTruncated(field, needed: length)
             moveReaderIndex(to: start)
@@ -239,20 +232,7 @@ extension ByteBuffer {
     /// decoder reserve memory.
     public mutating func readKafkaArrayCount(_ field: StaticString, flexible: Bool = false, minElementSize: Int = 1) throws(KafkaDecodingError) -> Int? {
         let start = readerIndex
-        let count: Int
-        if flexible {
-            let raw = try readKafkaUnsignedVarint(field)
-            if raw == 0 { return nil }
-            count = Int(raw) - 1
-        } else {
-            let raw = try readKafkaInt32(field)
-            if raw == -1 { return nil }
-            guard raw >= 0 else {
-                moveReaderIndex(to: start)
-                throw .invalidLength(field: field.description, position: start, length: Int64(raw))
-            }
-            count = Int(raw)
-        }
+        guard let count = try readKafkaNullableLength(field, flexible: flexible, as: Int32.self) else { return nil }
         guard count <= readableBytes / max(1, minElementSize) else {
             moveReaderIndex(to: start)
             throw .invalidLength(field: field.description, position: start, length: Int64(count))
