@@ -69,6 +69,27 @@ public enum RequestDecoderHarness {
         add(AlterConfigsRequest(resources: [.init(resourceType: 2, resourceName: "t", configs: [.init(name: "segment.ms", value: "1")])]))
         add(InitProducerIdRequest())
         add(FindCoordinatorRequest(key: "group", keyType: 0))
+        let subscription = ConsumerProtocolSubscription(topics: ["events", "logs"], userData: ByteBuffer(bytes: [1, 2]),
+                                                        ownedPartitions: [.init(topic: "events", partitions: [0, 1])])
+        let assignment = ConsumerProtocolAssignment(assignedPartitions: [.init(topic: "events", partitions: [0, 1, 2])])
+        add(JoinGroupRequest(groupId: "aggregators", sessionTimeoutMs: 10_000, rebalanceTimeoutMs: 300_000, memberId: "m-1",
+                             groupInstanceId: "host-1", protocolType: ConsumerProtocol.protocolType, protocols: [
+                                 .init(name: "range", metadata: subscription.encoded(version: 1)),
+                                 .init(name: "roundrobin", metadata: subscription.encoded(version: 0)),
+                             ]))
+        add(SyncGroupRequest(groupId: "aggregators", generationId: 3, memberId: "m-1", groupInstanceId: "host-1",
+                             assignments: [.init(memberId: "m-1", assignment: assignment.encoded(version: 0)), .init(memberId: "m-2")]))
+        add(HeartbeatRequest(groupId: "aggregators", generationId: 3, memberId: "m-1", groupInstanceId: "host-1"))
+        add(LeaveGroupRequest(groupId: "aggregators", memberId: "m-1", members: [.init(memberId: "m-1", groupInstanceId: "host-1"), .init(memberId: "m-2")]))
+        add(OffsetCommitRequest(groupId: "aggregators", generationId: 3, memberId: "m-1", groupInstanceId: "host-1", retentionTimeMs: 86_400_000, topics: [
+            .init(name: "events", partitions: [.init(partitionIndex: 0, committedOffset: 42, committedLeaderEpoch: 1, committedMetadata: "hour=12"),
+                                               .init(partitionIndex: 1, committedOffset: 7)]),
+        ]))
+        add(OffsetFetchRequest(groupId: "aggregators", topics: [.init(name: "events", partitionIndexes: [0, 1])]))
+        add(OffsetFetchRequest(groupId: "aggregators", topics: nil))
+        add(DescribeGroupsRequest(groups: ["aggregators", "other"], includeAuthorizedOperations: true))
+        add(ListGroupsRequest())
+        add(DeleteGroupsRequest(groupsNames: ["aggregators", "old"]))
         return seeds
     }
 

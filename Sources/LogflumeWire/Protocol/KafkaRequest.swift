@@ -12,9 +12,17 @@ public enum KafkaRequest: Equatable, Sendable {
     case deleteTopics(DeleteTopicsRequest)
     case initProducerId(InitProducerIdRequest)
     case describeConfigs(DescribeConfigsRequest)
-    /// An advertised API whose body this codec does not parse yet (the group-coordinator APIs:
-    /// OffsetCommit, OffsetFetch, JoinGroup, Heartbeat, LeaveGroup, SyncGroup, DescribeGroups,
-    /// ListGroups, DeleteGroups). `body` is the rest of the frame.
+    case offsetCommit(OffsetCommitRequest)
+    case offsetFetch(OffsetFetchRequest)
+    case joinGroup(JoinGroupRequest)
+    case heartbeat(HeartbeatRequest)
+    case leaveGroup(LeaveGroupRequest)
+    case syncGroup(SyncGroupRequest)
+    case describeGroups(DescribeGroupsRequest)
+    case listGroups(ListGroupsRequest)
+    case deleteGroups(DeleteGroupsRequest)
+    /// An advertised API whose body this codec does not parse (none at present: every row of
+    /// `SupportedVersions` has a codec). `body` is the rest of the frame.
     case undecoded(apiKey: ApiKey, version: Int16, body: ByteBuffer)
 
     public var apiKey: ApiKey {
@@ -29,6 +37,15 @@ public enum KafkaRequest: Equatable, Sendable {
         case .deleteTopics: return .deleteTopics
         case .initProducerId: return .initProducerId
         case .describeConfigs: return .describeConfigs
+        case .offsetCommit: return .offsetCommit
+        case .offsetFetch: return .offsetFetch
+        case .joinGroup: return .joinGroup
+        case .heartbeat: return .heartbeat
+        case .leaveGroup: return .leaveGroup
+        case .syncGroup: return .syncGroup
+        case .describeGroups: return .describeGroups
+        case .listGroups: return .listGroups
+        case .deleteGroups: return .deleteGroups
         case .undecoded(let apiKey, _, _): return apiKey
         }
     }
@@ -56,6 +73,15 @@ public enum KafkaRequest: Equatable, Sendable {
         case .deleteTopics: return .deleteTopics(try DeleteTopicsRequest(from: &body, version: version))
         case .initProducerId: return .initProducerId(try InitProducerIdRequest(from: &body, version: version))
         case .describeConfigs: return .describeConfigs(try DescribeConfigsRequest(from: &body, version: version))
+        case .offsetCommit: return .offsetCommit(try OffsetCommitRequest(from: &body, version: version))
+        case .offsetFetch: return .offsetFetch(try OffsetFetchRequest(from: &body, version: version))
+        case .joinGroup: return .joinGroup(try JoinGroupRequest(from: &body, version: version))
+        case .heartbeat: return .heartbeat(try HeartbeatRequest(from: &body, version: version))
+        case .leaveGroup: return .leaveGroup(try LeaveGroupRequest(from: &body, version: version))
+        case .syncGroup: return .syncGroup(try SyncGroupRequest(from: &body, version: version))
+        case .describeGroups: return .describeGroups(try DescribeGroupsRequest(from: &body, version: version))
+        case .listGroups: return .listGroups(try ListGroupsRequest(from: &body, version: version))
+        case .deleteGroups: return .deleteGroups(try DeleteGroupsRequest(from: &body, version: version))
         default:
             let rest = body.readSlice(length: body.readableBytes)!
             return .undecoded(apiKey: apiKey, version: version, body: rest)
@@ -93,6 +119,15 @@ public enum KafkaRequest: Equatable, Sendable {
         case .deleteTopics(let m): m.encode(into: &buffer, version: version)
         case .initProducerId(let m): m.encode(into: &buffer, version: version)
         case .describeConfigs(let m): m.encode(into: &buffer, version: version)
+        case .offsetCommit(let m): m.encode(into: &buffer, version: version)
+        case .offsetFetch(let m): m.encode(into: &buffer, version: version)
+        case .joinGroup(let m): m.encode(into: &buffer, version: version)
+        case .heartbeat(let m): m.encode(into: &buffer, version: version)
+        case .leaveGroup(let m): m.encode(into: &buffer, version: version)
+        case .syncGroup(let m): m.encode(into: &buffer, version: version)
+        case .describeGroups(let m): m.encode(into: &buffer, version: version)
+        case .listGroups(let m): m.encode(into: &buffer, version: version)
+        case .deleteGroups(let m): m.encode(into: &buffer, version: version)
         case .undecoded(_, _, var body): buffer.writeBuffer(&body)
         }
     }
@@ -120,6 +155,15 @@ public enum KafkaResponse: Equatable, Sendable {
     case deleteTopics(DeleteTopicsResponse)
     case initProducerId(InitProducerIdResponse)
     case describeConfigs(DescribeConfigsResponse)
+    case offsetCommit(OffsetCommitResponse)
+    case offsetFetch(OffsetFetchResponse)
+    case joinGroup(JoinGroupResponse)
+    case heartbeat(HeartbeatResponse)
+    case leaveGroup(LeaveGroupResponse)
+    case syncGroup(SyncGroupResponse)
+    case describeGroups(DescribeGroupsResponse)
+    case listGroups(ListGroupsResponse)
+    case deleteGroups(DeleteGroupsResponse)
 
     public var apiKey: ApiKey {
         switch self {
@@ -133,6 +177,15 @@ public enum KafkaResponse: Equatable, Sendable {
         case .deleteTopics: return .deleteTopics
         case .initProducerId: return .initProducerId
         case .describeConfigs: return .describeConfigs
+        case .offsetCommit: return .offsetCommit
+        case .offsetFetch: return .offsetFetch
+        case .joinGroup: return .joinGroup
+        case .heartbeat: return .heartbeat
+        case .leaveGroup: return .leaveGroup
+        case .syncGroup: return .syncGroup
+        case .describeGroups: return .describeGroups
+        case .listGroups: return .listGroups
+        case .deleteGroups: return .deleteGroups
         }
     }
 
@@ -150,6 +203,15 @@ public enum KafkaResponse: Equatable, Sendable {
         case .deleteTopics: return .deleteTopics(try DeleteTopicsResponse(from: &body, version: version))
         case .initProducerId: return .initProducerId(try InitProducerIdResponse(from: &body, version: version))
         case .describeConfigs: return .describeConfigs(try DescribeConfigsResponse(from: &body, version: version))
+        case .offsetCommit: return .offsetCommit(try OffsetCommitResponse(from: &body, version: version))
+        case .offsetFetch: return .offsetFetch(try OffsetFetchResponse(from: &body, version: version))
+        case .joinGroup: return .joinGroup(try JoinGroupResponse(from: &body, version: version))
+        case .heartbeat: return .heartbeat(try HeartbeatResponse(from: &body, version: version))
+        case .leaveGroup: return .leaveGroup(try LeaveGroupResponse(from: &body, version: version))
+        case .syncGroup: return .syncGroup(try SyncGroupResponse(from: &body, version: version))
+        case .describeGroups: return .describeGroups(try DescribeGroupsResponse(from: &body, version: version))
+        case .listGroups: return .listGroups(try ListGroupsResponse(from: &body, version: version))
+        case .deleteGroups: return .deleteGroups(try DeleteGroupsResponse(from: &body, version: version))
         default: throw .unsupportedVersion(apiKey: apiKey, version: version)
         }
     }
@@ -175,6 +237,15 @@ public enum KafkaResponse: Equatable, Sendable {
         case .deleteTopics(let m): m.encode(into: &chunks.buffer, version: version)
         case .initProducerId(let m): m.encode(into: &chunks.buffer, version: version)
         case .describeConfigs(let m): m.encode(into: &chunks.buffer, version: version)
+        case .offsetCommit(let m): m.encode(into: &chunks.buffer, version: version)
+        case .offsetFetch(let m): m.encode(into: &chunks.buffer, version: version)
+        case .joinGroup(let m): m.encode(into: &chunks.buffer, version: version)
+        case .heartbeat(let m): m.encode(into: &chunks.buffer, version: version)
+        case .leaveGroup(let m): m.encode(into: &chunks.buffer, version: version)
+        case .syncGroup(let m): m.encode(into: &chunks.buffer, version: version)
+        case .describeGroups(let m): m.encode(into: &chunks.buffer, version: version)
+        case .listGroups(let m): m.encode(into: &chunks.buffer, version: version)
+        case .deleteGroups(let m): m.encode(into: &chunks.buffer, version: version)
         }
     }
 

@@ -144,10 +144,13 @@ import Testing
                 _ = try KafkaRequest.decode(header: RequestHeader(apiKey: key, apiVersion: version, correlationId: 1, clientId: nil), body: &body)
             }
         }
-        // Advertised group APIs pass through with their body for the coordinator to parse.
-        var joinBody = ByteBuffer(bytes: [1, 2, 3])
-        let join = try KafkaRequest.decode(header: RequestHeader(apiKey: .joinGroup, apiVersion: 5, correlationId: 1, clientId: nil), body: &joinBody)
-        #expect(join == .undecoded(apiKey: .joinGroup, version: 5, body: ByteBuffer(bytes: [1, 2, 3])))
+        // The group APIs are decoded like every other advertised API: a short body is refused.
+        let joinHeader = RequestHeader(apiKey: .joinGroup, apiVersion: 5, correlationId: 1, clientId: nil)
+        var shortJoin = ByteBuffer(bytes: [1, 2, 3])
+        #expect(throws: KafkaDecodingError.self) { _ = try KafkaRequest.decode(header: joinHeader, body: &shortJoin) }
+        let joinRequest = JoinGroupRequest(groupId: "g", sessionTimeoutMs: 10_000, protocolType: "consumer")
+        var joinBody = encodeBody(joinRequest, version: 5)
+        #expect(try KafkaRequest.decode(header: joinHeader, body: &joinBody) == .joinGroup(joinRequest))
     }
 
     @Test func decodeExactlyRefusesTrailingBytes() {
