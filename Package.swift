@@ -119,7 +119,14 @@ let package = Package(
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "LogflumeClientTests", dependencies: ["LogflumeClient", "LogflumeWire"]),
+        .testTarget(
+            name: "LogflumeClientTests",
+            dependencies: [
+                "LogflumeClient", "LogflumeWire",
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(name: "LogflumeCLITests", dependencies: ["logflume", "LogflumeStorage", "LogflumeWire"]),
     ],
     swiftLanguageModes: [.v6]

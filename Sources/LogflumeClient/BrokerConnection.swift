@@ -72,8 +72,9 @@ public final class BrokerConnection: Sendable {
     public func send<Request: KafkaEncodableMessage, Response: KafkaMessage>(
         _ request: Request, version: Int16, as: Response.Type, timeoutMs: Int64 = 30_000
     ) async throws -> Response {
-        let body = try await roundTrip(request, version: version, expectResponse: true, timeoutMs: timeoutMs)
-        guard let body else { throw KafkaClientError.protocolViolation(broker: address, reason: "missing response") }
+        guard let body = try await writeOrdered(request, version: version, expectResponse: true, timeoutMs: timeoutMs).get() else {
+            throw KafkaClientError.protocolViolation(broker: address, reason: "missing response")
+        }
         do {
             return try Response.decodeExactly(body, version: version)
         } catch {
@@ -83,32 +84,39 @@ public final class BrokerConnection: Sendable {
 
     /// Sends a request that gets no response (Produce with acks=0).
     public func sendWithoutResponse<Request: KafkaEncodableMessage>(_ request: Request, version: Int16) async throws {
-        _ = try await roundTrip(request, version: version, expectResponse: false, timeoutMs: 0)
+        _ = try await writeOrdered(request, version: version, expectResponse: false, timeoutMs: 0).get()
     }
 
-    private func roundTrip<Request: KafkaEncodableMessage>(
+    /// Writes a request right away, so requests written one after another by one task reach the
+    /// broker in that order (idempotent produce depends on it). The future holds the response
+    /// body, or nil once written when `expectResponse` is false; a failed write fails it, so no
+    /// caller waits on a connection that closed underneath it.
+    func writeOrdered<Request: KafkaEncodableMessage>(
         _ request: Request, version: Int16, expectResponse: Bool, timeoutMs: Int64
-    ) async throws -> ByteBuffer? {
-        let correlationId = correlation.wrappingAdd(1, ordering: .relaxed).newValue
+    ) -> EventLoopFuture<ByteBuffer?> {
+        let correlationId = correlation.wrappingAdd(1, ordering: .relaxed).newValue & 0x7fff_ffff
         let header = RequestHeader(apiKey: Request.apiKey, apiVersion: version, correlationId: correlationId, clientId: clientId)
         var frame = channel.allocator.buffer(capacity: 256)
         frame.writeInteger(Int32(0))
         header.encode(into: &frame)
         request.encode(into: &frame, version: version)
         frame.setInteger(Int32(frame.readableBytes - 4), at: frame.readerIndex)
+        let eventLoop = channel.eventLoop
+        let promise = expectResponse ? eventLoop.makePromise(of: ByteBuffer.self) : nil
+        let description = "\(Request.apiKey) v\(version)"
         let pending = OutstandingRequest(
-            correlationId: correlationId,
-            responseHeaderVersion: Request.apiKey.responseHeaderVersion(version),
-            promise: expectResponse ? channel.eventLoop.makePromise(of: ByteBuffer.self) : nil,
-            description: "\(Request.apiKey) v\(version)"
+            correlationId: correlationId, responseHeaderVersion: Request.apiKey.responseHeaderVersion(version),
+            promise: promise, description: description
         )
-        try await channel.writeAndFlush(ClientOutbound(frame: frame, pending: pending))
-        guard let promise = pending.promise else { return nil }
-        let timeout = channel.eventLoop.scheduleTask(in: .milliseconds(timeoutMs)) {
-            promise.fail(KafkaClientError.timedOut(broker: self.address, request: pending.description, afterMs: timeoutMs))
+        let written = channel.writeAndFlush(ClientOutbound(frame: frame, pending: pending))
+        guard let promise else { return written.map { nil } }
+        written.whenFailure { promise.fail($0) }
+        let address = self.address
+        let timeout = eventLoop.scheduleTask(in: .milliseconds(timeoutMs)) {
+            promise.fail(KafkaClientError.timedOut(broker: address, request: description, afterMs: timeoutMs))
         }
-        defer { timeout.cancel() }
-        return try await promise.futureResult.get()
+        promise.futureResult.whenComplete { _ in timeout.cancel() }
+        return promise.futureResult.map { Optional($0) }
     }
 
     public func close() async {

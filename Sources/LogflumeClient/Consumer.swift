@@ -1,0 +1,628 @@
+public import Logging
+public import LogflumeWire
+public import NIOCore
+
+/// Where a consumer starts reading a partition.
+public enum StartPosition: Equatable, Sendable, CustomStringConvertible {
+    /// The log start offset.
+    case earliest
+    /// The high watermark: only records produced from now on.
+    case latest
+    /// This offset; out of range means `autoOffsetReset` applies.
+    case offset(Int64)
+    /// The first record whose timestamp is at or after this time (ms since the epoch), found
+    /// with ListOffsets; when there is none, the end of the partition.
+    case timestamp(Int64)
+
+    public var description: String {
+        switch self {
+        case .earliest: return "earliest"
+        case .latest: return "latest"
+        case .offset(let offset): return "offset \(offset)"
+        case .timestamp(let time): return "time \(time)"
+        }
+    }
+}
+
+/// Consumer settings, with the Java client's defaults.
+public struct ConsumerConfiguration: Sendable, Equatable {
+    /// What to do when the fetch offset is not in the log (any more).
+    public enum OffsetReset: Sendable, Equatable {
+        case earliest
+        case latest
+        /// Report `OFFSET_OUT_OF_RANGE` from `poll` until the caller seeks.
+        case none
+    }
+
+    /// How long the broker may hold a fetch waiting for `minBytes` (`fetch.max.wait.ms`).
+    /// Default: 500.
+    public var maxWaitMs: Int32 = 500
+    /// Default: 1 (`fetch.min.bytes`).
+    public var minBytes: Int32 = 1
+    /// Most bytes one fetch response may carry (`fetch.max.bytes`). Default: 50 MiB.
+    public var maxBytes: Int32 = 50 << 20
+    /// Most bytes per partition in one fetch (`max.partition.fetch.bytes`). Default: 1 MiB. A
+    /// larger batch is still read: the consumer asks again with room for it.
+    public var partitionMaxBytes: Int32 = 1 << 20
+    /// Default: `.earliest` (`auto.offset.reset`; the Java default is latest, but a log
+    /// shipper should rather re-read than skip).
+    public var autoOffsetReset: OffsetReset = .earliest
+    /// 0 read uncommitted (default), 1 read committed (`isolation.level`).
+    public var isolationLevel: Int8 = 0
+    /// Records one `poll` returns at most through `records` (`max.poll.records`). Default: 500.
+    public var maxPollRecords: Int = 500
+    /// Wait after a failed fetch before asking that partition's leader again
+    /// (`retry.backoff.ms`). Default: 100.
+    public var retryBackoffMs: Int64 = 100
+    /// Default: 30000 (`request.timeout.ms`), on top of `maxWaitMs` for fetches.
+    public var requestTimeoutMs: Int64 = 30_000
+    /// Assigned topics are refreshed at least this often (`metadata.max.age.ms`). Default: 300000.
+    public var metadataMaxAgeMs: Int64 = 300_000
+
+    public init() {}
+}
+
+/// One record as consumed.
+public struct ConsumerRecord: Sendable {
+    public var topic: String
+    public var partition: Int32
+    public var offset: Int64
+    /// CreateTime, or for LogAppendTime topics the broker's append time (the batch's max
+    /// timestamp).
+    public var timestamp: Int64
+    public var timestampType: TimestampType
+    public var key: ByteBuffer?
+    public var value: ByteBuffer?
+    public var headers: [RecordHeader]
+
+    public init(
+        topic: String, partition: Int32, offset: Int64, timestamp: Int64, timestampType: TimestampType, key: ByteBuffer?,
+        value: ByteBuffer?, headers: [RecordHeader]
+    ) {
+        self.topic = topic
+        self.partition = partition
+        self.offset = offset
+        self.timestamp = timestamp
+        self.timestampType = timestampType
+        self.key = key
+        self.value = value
+        self.headers = headers
+    }
+
+    public var topicPartition: TopicPartition { TopicPartition(topic, partition) }
+}
+
+/// Reads assigned partitions (no consumer group): the caller says which partitions and where
+/// to start. One fetch per broker stays in flight while the caller works through what the last
+/// one returned, so reading and processing overlap. Call `poll` (or iterate `records`) from one
+/// task at a time, and close the consumer before the cluster.
+///
+/// ```swift
+/// let consumer = Consumer(cluster: cluster)
+/// try await consumer.assign([TopicPartition("logs", 0): .earliest])
+/// let end = try await consumer.endOffsets()
+/// for try await record in consumer.records { ... }
+/// ```
+public actor Consumer {
+    public nonisolated let cluster: KafkaCluster
+    public nonisolated let configuration: ConsumerConfiguration
+    nonisolated let logger: Logger
+    private nonisolated let dataArrived: Doorbell
+
+    private struct PartitionState {
+        /// Next offset to fetch; -1 until the start position is known.
+        var fetchOffset: Int64 = -1
+        /// Next offset to hand to the caller.
+        var position: Int64 = -1
+        var pendingStart: StartPosition?
+        /// Changes on every seek, so answers to fetches sent before it are dropped.
+        var generation: UInt64
+        var fetching = false
+        var retryAt: Int64 = 0
+        var batches = CircularBuffer<RecordBatch>()
+        var bufferedBytes = 0
+        var records: [Record] = []
+        var recordIndex = 0
+        var timestampType: TimestampType = .createTime
+        /// The end of the batch `records` came from, -1 when there is none.
+        var currentBatchEnd: Int64 = -1
+        var highWatermark: Int64 = -1
+        var logStartOffset: Int64 = -1
+        /// Set when a batch did not fit `partitionMaxBytes`: room for it next time.
+        var maxBytesOverride: Int32?
+
+        init(generation: UInt64, start: StartPosition) {
+            self.generation = generation
+            if case .offset(let offset) = start, offset >= 0 {
+                fetchOffset = offset
+                position = offset
+            } else {
+                pendingStart = start
+            }
+        }
+    }
+
+    private struct FetchItem: Sendable {
+        var topicPartition: TopicPartition
+        var offset: Int64
+        var leaderEpoch: Int32
+        var maxBytes: Int32
+        var generation: UInt64
+    }
+
+    private var partitions: [TopicPartition: PartitionState] = [:]
+    private var order: [TopicPartition] = []
+    private var roundRobin = 0
+    private var generations: UInt64 = 0
+    private var brokersFetching: Set<Int32> = []
+    private var pendingError: (any Error)?
+    private var closed = false
+    private var refreshing = false
+    private var lastRefreshAt = ClientClock.uptimeMs()
+    private var nextRetryAt: Int64?
+
+    public init(cluster: KafkaCluster, configuration: ConsumerConfiguration = ConsumerConfiguration(), logger: Logger? = nil) {
+        self.cluster = cluster
+        self.configuration = configuration
+        self.logger = logger ?? cluster.logger
+        self.dataArrived = Doorbell(eventLoop: cluster.group.next())
+    }
+
+    // MARK: Assignment
+
+    /// Replaces the assignment and finds each partition's start offset (ListOffsets for
+    /// earliest, latest and timestamps).
+    /// - Throws: `KafkaClientError.unknownTopicOrPartition` for partitions that do not exist.
+    public func assign(_ assignments: [TopicPartition: StartPosition]) async throws {
+        var next: [TopicPartition: PartitionState] = [:]
+        for (tp, start) in assignments { next[tp] = PartitionState(generation: nextGeneration(), start: start) }
+        partitions = next
+        order = next.keys.sorted()
+        roundRobin = 0
+        pendingError = nil
+        try await resolvePositions()
+        startFetches()
+    }
+
+    /// The assigned partitions.
+    public var assignment: [TopicPartition] { order }
+
+    /// Moves an assigned partition; records buffered for it are dropped.
+    public func seek(_ topicPartition: TopicPartition, to start: StartPosition) async throws {
+        guard let current = partitions[topicPartition] else {
+            throw KafkaClientError.invalidArgument("\(topicPartition) is not assigned to this consumer")
+        }
+        var state = PartitionState(generation: nextGeneration(), start: start)
+        state.highWatermark = current.highWatermark
+        state.logStartOffset = current.logStartOffset
+        partitions[topicPartition] = state
+        try await resolvePositions()
+        startFetches()
+    }
+
+    /// The offset of the next record `poll` returns for the partition, nil while unknown.
+    public func position(of topicPartition: TopicPartition) -> Int64? {
+        guard let state = partitions[topicPartition], state.position >= 0 else { return nil }
+        return state.position
+    }
+
+    /// The high watermark from the partition's latest fetch, nil before the first.
+    public func highWatermark(of topicPartition: TopicPartition) -> Int64? {
+        guard let state = partitions[topicPartition], state.highWatermark >= 0 else { return nil }
+        return state.highWatermark
+    }
+
+    /// The high watermarks now (ListOffsets latest), for the given or all assigned partitions:
+    /// a caller that wants to stop at the end reads until its positions reach these.
+    public func endOffsets(_ topicPartitions: [TopicPartition]? = nil) async throws -> [TopicPartition: Int64] {
+        try await listOffsets(topicPartitions ?? order, timestamp: ListOffsetsRequest.latestTimestamp)
+    }
+
+    /// The log start offsets now, for the given or all assigned partitions.
+    public func beginningOffsets(_ topicPartitions: [TopicPartition]? = nil) async throws -> [TopicPartition: Int64] {
+        try await listOffsets(topicPartitions ?? order, timestamp: ListOffsetsRequest.earliestTimestamp)
+    }
+
+    private func listOffsets(_ topicPartitions: [TopicPartition], timestamp: Int64) async throws -> [TopicPartition: Int64] {
+        guard !topicPartitions.isEmpty else { return [:] }
+        let query = Dictionary(topicPartitions.map { ($0, timestamp) }, uniquingKeysWith: { a, _ in a })
+        let answers = try await cluster.listOffsets(query, isolationLevel: configuration.isolationLevel, retryBackoffMs: configuration.retryBackoffMs)
+        return answers.mapValues(\.offset)
+    }
+
+    /// Stops fetching; `poll` returns nothing from now on.
+    public func close() {
+        closed = true
+        partitions = [:]
+        order = []
+        dataArrived.ring()
+    }
+
+    public var isClosed: Bool { closed }
+
+    // MARK: Polling
+
+    /// Up to `maxRecords` records from the assigned partitions, waiting up to `timeoutMs` for
+    /// the first; an empty array when none arrived in time.
+    /// - Throws: fetch errors that retrying cannot fix (corrupt data, authorization, an
+    ///   out-of-range offset with `autoOffsetReset = .none`), each once.
+    public func poll(maxRecords: Int = 500, timeoutMs: Int64 = 1000) async throws -> [ConsumerRecord] {
+        let deadline = ClientClock.uptimeMs() + max(0, timeoutMs)
+        while true {
+            if let error = pendingError {
+                pendingError = nil
+                throw error
+            }
+            if closed { return [] }
+            try Task.checkCancellation()
+            if partitions.values.contains(where: { $0.pendingStart != nil }) {
+                do {
+                    try await resolvePositions()
+                } catch let error as KafkaClientError where error.isRetriable {
+                    logger.warning("cannot look up start offsets yet", metadata: ["error": "\(error)"])
+                }
+            }
+            let records = try takeRecords(max: max(1, maxRecords))
+            startFetches()
+            if !records.isEmpty { return records }
+            let now = ClientClock.uptimeMs()
+            if now >= deadline { return [] }
+            var wake = deadline
+            if let retry = nextRetryAt { wake = min(wake, max(retry, now + 1)) }
+            await dataArrived.wait(untilUptimeMs: wake)
+        }
+    }
+
+    /// Every record, polling as needed; ends when the consumer is closed or the task cancelled.
+    public nonisolated var records: ConsumerRecordSequence { ConsumerRecordSequence(consumer: self) }
+
+    private func takeRecords(max: Int) throws -> [ConsumerRecord] {
+        var out: [ConsumerRecord] = []
+        guard !order.isEmpty else { return out }
+        let count = order.count
+        for step in 0..<count where out.count < max {
+            let tp = order[(roundRobin + step) % count]
+            guard var state = partitions.removeValue(forKey: tp) else { continue }
+            defer { partitions[tp] = state }
+            try take(from: &state, topicPartition: tp, into: &out, max: max)
+        }
+        roundRobin = (roundRobin + 1) % count
+        return out
+    }
+
+    private func take(from state: inout PartitionState, topicPartition tp: TopicPartition, into out: inout [ConsumerRecord], max: Int) throws {
+        while out.count < max {
+            if state.recordIndex < state.records.count {
+                let record = state.records[state.recordIndex]
+                state.recordIndex += 1
+                // A fetch starts at the batch holding the offset asked for: skip what is before it.
+                guard record.offset >= state.position else { continue }
+                out.append(ConsumerRecord(
+                    topic: tp.topic, partition: tp.partition, offset: record.offset, timestamp: record.timestamp,
+                    timestampType: state.timestampType, key: record.key, value: record.value, headers: record.headers
+                ))
+                state.position = record.offset + 1
+                continue
+            }
+            if state.currentBatchEnd >= 0 {
+                // Offsets compaction removed still count as consumed.
+                state.position = Swift.max(state.position, state.currentBatchEnd)
+                state.currentBatchEnd = -1
+                state.records = []
+                state.recordIndex = 0
+            }
+            guard let batch = state.batches.popFirst() else { return }
+            state.bufferedBytes -= batch.sizeInBytes
+            if batch.nextOffset <= state.position { continue }
+            if batch.attributes.isControl {
+                state.position = Swift.max(state.position, batch.nextOffset)
+                continue
+            }
+            do {
+                state.records = try batch.records()
+            } catch {
+                state.position = Swift.max(state.position, batch.nextOffset)
+                throw KafkaClientError.protocolViolation(
+                    broker: "fetch", reason: "\(tp): cannot decode the batch at offset \(batch.baseOffset): \(error)"
+                )
+            }
+            state.recordIndex = 0
+            state.timestampType = batch.attributes.timestampType
+            state.currentBatchEnd = batch.nextOffset
+        }
+    }
+
+    // MARK: Start positions
+
+    private func nextGeneration() -> UInt64 {
+        generations += 1
+        return generations
+    }
+
+    /// ListOffsets for every partition waiting for its start offset.
+    private func resolvePositions() async throws {
+        let pending = partitions.compactMap { tp, state in state.pendingStart.map { (tp, $0, state.generation) } }
+        guard !pending.isEmpty else { return }
+        var query: [TopicPartition: Int64] = [:]
+        for (tp, start, _) in pending {
+            switch start {
+            case .earliest: query[tp] = ListOffsetsRequest.earliestTimestamp
+            case .latest: query[tp] = ListOffsetsRequest.latestTimestamp
+            case .timestamp(let time): query[tp] = time
+            case .offset: query[tp] = ListOffsetsRequest.earliestTimestamp  // a negative offset: from the start
+            }
+        }
+        let isolation = configuration.isolationLevel
+        var answers = try await cluster.listOffsets(query, isolationLevel: isolation, retryBackoffMs: configuration.retryBackoffMs)
+        // A time after the last record has no offset: start at the end, where records with
+        // later timestamps will arrive.
+        let afterLast = answers.filter { $0.value.offset < 0 }.map(\.key)
+        if !afterLast.isEmpty {
+            let ends = try await cluster.listOffsets(
+                Dictionary(afterLast.map { ($0, ListOffsetsRequest.latestTimestamp) }, uniquingKeysWith: { a, _ in a }),
+                isolationLevel: isolation, retryBackoffMs: configuration.retryBackoffMs
+            )
+            for (tp, end) in ends { answers[tp] = end }
+        }
+        for (tp, start, generation) in pending {
+            guard var state = partitions[tp], state.generation == generation, state.pendingStart == start,
+                  let answer = answers[tp], answer.offset >= 0
+            else { continue }
+            state.pendingStart = nil
+            state.fetchOffset = answer.offset
+            state.position = answer.offset
+            partitions[tp] = state
+            logger.debug("start position", metadata: ["partition": "\(tp)", "start": "\(start)", "offset": "\(answer.offset)"])
+        }
+    }
+
+    // MARK: Fetching
+
+    /// Sends a fetch to every leader that has none in flight, for its partitions whose buffers
+    /// have room.
+    private func startFetches() {
+        guard !closed else { return }
+        let metadata = cluster.metadata
+        let now = ClientClock.uptimeMs()
+        var perBroker: [Int32: [FetchItem]] = [:]
+        var withoutLeader: Set<String> = []
+        var retryAt: Int64?
+        for tp in order {
+            guard let state = partitions[tp], state.fetchOffset >= 0, state.pendingStart == nil, !state.fetching,
+                  state.bufferedBytes <= Int(configuration.partitionMaxBytes)
+            else { continue }
+            if state.retryAt > now {
+                retryAt = min(retryAt ?? .max, state.retryAt)
+                continue
+            }
+            guard let leader = metadata.leader(for: tp) else {
+                withoutLeader.insert(tp.topic)
+                retryAt = min(retryAt ?? .max, now + configuration.retryBackoffMs)
+                continue
+            }
+            guard !brokersFetching.contains(leader.leader) else { continue }
+            perBroker[leader.leader, default: []].append(FetchItem(
+                topicPartition: tp, offset: state.fetchOffset, leaderEpoch: leader.leaderEpoch,
+                maxBytes: state.maxBytesOverride ?? configuration.partitionMaxBytes, generation: state.generation
+            ))
+        }
+        nextRetryAt = retryAt
+        if !withoutLeader.isEmpty || (now - lastRefreshAt >= configuration.metadataMaxAgeMs && !order.isEmpty) {
+            refreshMetadata(withoutLeader.isEmpty ? Set(order.map(\.topic)) : withoutLeader)
+        }
+        for (broker, items) in perBroker {
+            brokersFetching.insert(broker)
+            for item in items { partitions[item.topicPartition]?.fetching = true }
+            Task { await self.runFetch(broker: broker, items: items) }
+        }
+    }
+
+    private func refreshMetadata(_ topics: Set<String>) {
+        let now = ClientClock.uptimeMs()
+        guard !closed, !refreshing, now - lastRefreshAt >= configuration.retryBackoffMs else { return }
+        refreshing = true
+        lastRefreshAt = now
+        let cluster = self.cluster
+        let logger = self.logger
+        Task {
+            do {
+                try await cluster.refreshMetadata(topics: topics.sorted())
+            } catch {
+                logger.debug("metadata refresh failed", metadata: ["error": "\(error)"])
+            }
+            self.refreshed()
+        }
+    }
+
+    private func refreshed() {
+        refreshing = false
+        startFetches()
+        dataArrived.ring()
+    }
+
+    private func runFetch(broker: Int32, items: [FetchItem]) async {
+        let outcome: Result<(FetchResponse, String), any Error>
+        do {
+            let connection = try await cluster.connection(to: broker)
+            let version = try connection.version(for: .fetch)
+            var topics: [FetchRequest.FetchTopic] = []
+            for item in items {
+                let partition = FetchRequest.FetchPartition(
+                    partition: item.topicPartition.partition, currentLeaderEpoch: item.leaderEpoch, fetchOffset: item.offset,
+                    partitionMaxBytes: item.maxBytes
+                )
+                if let index = topics.firstIndex(where: { $0.topic == item.topicPartition.topic }) {
+                    topics[index].partitions.append(partition)
+                } else {
+                    topics.append(FetchRequest.FetchTopic(topic: item.topicPartition.topic, partitions: [partition]))
+                }
+            }
+            let request = FetchRequest(
+                replicaId: -1, maxWaitMs: configuration.maxWaitMs, minBytes: configuration.minBytes, maxBytes: configuration.maxBytes,
+                isolationLevel: configuration.isolationLevel, sessionId: 0, sessionEpoch: -1, topics: topics
+            )
+            // Written here, on the actor, so nothing is written after `close()`.
+            guard !closed else { throw KafkaClientError.connectionClosed(broker: connection.address) }
+            let answer = connection.writeOrdered(
+                request, version: version, expectResponse: true, timeoutMs: configuration.requestTimeoutMs + Int64(configuration.maxWaitMs)
+            )
+            guard let body = try await answer.get() else {
+                throw KafkaClientError.protocolViolation(broker: connection.address, reason: "missing Fetch response")
+            }
+            let response: FetchResponse
+            do {
+                response = try FetchResponse.decodeExactly(body, version: version)
+            } catch {
+                throw KafkaClientError.protocolViolation(broker: connection.address, reason: "Fetch v\(version) response: \(error)")
+            }
+            outcome = .success((response, connection.address))
+        } catch {
+            outcome = .failure(error)
+        }
+        fetched(broker: broker, items: items, outcome: outcome)
+    }
+
+    private func fetched(broker: Int32, items: [FetchItem], outcome: Result<(FetchResponse, String), any Error>) {
+        brokersFetching.remove(broker)
+        let now = ClientClock.uptimeMs()
+        var failure: String?
+        switch outcome {
+        case .failure(let error):
+            failure = "\(error)"
+        case .success(let (response, address)):
+            let code = KafkaErrorCode(code: response.errorCode)
+            if code != .none {
+                failure = "fetch from \(address): \(code.name)"
+                break
+            }
+            var byPartition: [TopicPartition: FetchItem] = [:]
+            for item in items { byPartition[item.topicPartition] = item }
+            for topic in response.responses {
+                for data in topic.partitions {
+                    let tp = TopicPartition(topic.topic, data.partitionIndex)
+                    guard let item = byPartition.removeValue(forKey: tp) else { continue }
+                    handle(data, for: item, broker: address, now: now)
+                }
+            }
+            // Partitions the broker left out of its answer are asked again.
+            for item in byPartition.values where partitions[item.topicPartition]?.generation == item.generation {
+                partitions[item.topicPartition]?.fetching = false
+            }
+        }
+        if let failure {
+            logger.debug("fetch failed", metadata: ["broker": "\(broker)", "error": "\(failure)"])
+            for item in items where partitions[item.topicPartition]?.generation == item.generation {
+                partitions[item.topicPartition]?.fetching = false
+                partitions[item.topicPartition]?.retryAt = now + configuration.retryBackoffMs
+            }
+            refreshMetadata(Set(items.map(\.topicPartition.topic)))
+        }
+        dataArrived.ring()
+        startFetches()
+    }
+
+    private func handle(_ data: FetchResponse.PartitionData, for item: FetchItem, broker: String, now: Int64) {
+        let tp = item.topicPartition
+        guard var state = partitions.removeValue(forKey: tp) else { return }
+        defer { partitions[tp] = state }
+        guard state.generation == item.generation else { return }
+        state.fetching = false
+        let code = KafkaErrorCode(code: data.errorCode)
+        switch code {
+        case .none:
+            state.highWatermark = data.highWatermark
+            state.logStartOffset = data.logStartOffset
+            guard case .bytes(let bytes?) = data.records, bytes.readableBytes > 0 else { return }
+            append(bytes, to: &state, item: item, broker: broker)
+        case .offsetOutOfRange:
+            let reset: StartPosition
+            switch configuration.autoOffsetReset {
+            case .earliest: reset = .earliest
+            case .latest: reset = .latest
+            case .none:
+                pendingError = KafkaClientError.broker(.offsetOutOfRange, message: "offset \(item.offset)", context: "fetch \(tp)")
+                state.retryAt = now + configuration.retryBackoffMs
+                return
+            }
+            logger.warning("fetch offset out of range; resetting", metadata: [
+                "partition": "\(tp)", "offset": "\(item.offset)", "reset": "\(reset)",
+                "log_start_offset": "\(data.logStartOffset)", "high_watermark": "\(data.highWatermark)",
+            ])
+            state = PartitionState(generation: nextGeneration(), start: reset)
+        default:
+            state.retryAt = now + configuration.retryBackoffMs
+            if code.isRetriable {
+                logger.debug("fetch: retriable error", metadata: ["partition": "\(tp)", "error": "\(code.name)"])
+                if RecordAccumulator.refreshesMetadata(code) { refreshMetadata([tp.topic]) }
+            } else {
+                pendingError = KafkaClientError.broker(code, message: nil, context: "fetch \(tp) at offset \(item.offset) from \(broker)")
+            }
+        }
+    }
+
+    /// Keeps the whole batches of a fetch answer (a cut-off last batch is fetched again).
+    private func append(_ bytes: ByteBuffer, to state: inout PartitionState, item: FetchItem, broker: String) {
+        let tp = item.topicPartition
+        var index = bytes.readerIndex
+        var appended = false
+        scan: while index < bytes.writerIndex {
+            switch RecordBatch.framing(of: bytes, at: index) {
+            case .batch(let size):
+                let slice = bytes.getSlice(at: index, length: size)!
+                index += size
+                guard slice.getInteger(at: slice.readerIndex + 16, as: Int8.self) == 2 else {
+                    pendingError = KafkaClientError.protocolViolation(
+                        broker: broker, reason: "\(tp): message format before v2 (magic \(slice.getInteger(at: slice.readerIndex + 16, as: Int8.self) ?? -1)) is not supported"
+                    )
+                    break scan
+                }
+                let batch: RecordBatch
+                do {
+                    batch = try RecordBatch(validating: slice)
+                } catch {
+                    pendingError = KafkaClientError.protocolViolation(broker: broker, reason: "\(tp): corrupt batch near offset \(state.fetchOffset): \(error)")
+                    state.retryAt = ClientClock.uptimeMs() + configuration.retryBackoffMs
+                    break scan
+                }
+                if batch.nextOffset <= state.fetchOffset { continue }
+                state.batches.append(batch)
+                state.bufferedBytes += size
+                state.fetchOffset = batch.nextOffset
+                appended = true
+            case .partial(let needed):
+                if !appended && needed > Int(item.maxBytes) { state.maxBytesOverride = Int32(clamping: needed) }
+                break scan
+            case .malformed(let error):
+                pendingError = KafkaClientError.protocolViolation(broker: broker, reason: "\(tp): \(error)")
+                state.retryAt = ClientClock.uptimeMs() + configuration.retryBackoffMs
+                break scan
+            }
+        }
+        if appended { state.maxBytesOverride = nil }
+    }
+}
+
+/// `Consumer.records`: every record in fetch order per partition.
+public struct ConsumerRecordSequence: AsyncSequence, Sendable {
+    public typealias Element = ConsumerRecord
+    let consumer: Consumer
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        let consumer: Consumer
+        var buffer: [ConsumerRecord] = []
+        var index = 0
+
+        public mutating func next() async throws -> ConsumerRecord? {
+            while index >= buffer.count {
+                if Task.isCancelled { return nil }
+                if await consumer.isClosed { return nil }
+                buffer = try await consumer.poll(maxRecords: consumer.configuration.maxPollRecords, timeoutMs: 1000)
+                index = 0
+            }
+            defer { index += 1 }
+            return buffer[index]
+        }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(consumer: consumer) }
+}

@@ -1,0 +1,174 @@
+import ArgumentParser
+import Foundation
+import LogflumeClient
+import LogflumeWire
+import NIOCore
+
+/// `logflume consume`: prints records of a topic's partitions.
+struct ConsumeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "consume",
+        abstract: "Print the records of a topic.",
+        discussion: """
+            --format value prints each value on a line of its own; --format full prints \
+            partition, offset, timestamp, key, value and headers (k=v,k=v) separated by tabs, \
+            with \\N for null. --from takes earliest, latest, an offset (negative: that many \
+            before the end), or @TIMESTAMP_MS for the first record at or after that time.
+            """
+    )
+
+    enum Format: String, ExpressibleByArgument, CaseIterable {
+        case value
+        case full
+    }
+
+    @OptionGroup var cluster: ClusterOptions
+
+    @Option(help: "Topic to read.")
+    var topic: String
+
+    @Option(help: "Partition to read (default: all).")
+    var partition: Int32?
+
+    @Option(help: "Where to start: earliest, latest, OFFSET or @TIMESTAMP_MS.")
+    var from: String = "earliest"
+
+    @Option(help: "value or full.")
+    var format: Format = .value
+
+    @Flag(name: .customLong("exit-at-end"), help: "Stop at the end offsets the partitions have when reading starts.")
+    var exitAtEnd = false
+
+    @Option(name: .customLong("max-records"), help: "Stop after this many records.")
+    var maxRecords: Int?
+
+    enum Start {
+        case position(StartPosition)
+        case fromEnd(Int64)
+    }
+
+    func parseStart() throws -> Start {
+        switch from.lowercased() {
+        case "earliest", "beginning": return .position(.earliest)
+        case "latest", "end": return .position(.latest)
+        default:
+            if from.hasPrefix("@"), let time = Int64(from.dropFirst()) { return .position(.timestamp(time)) }
+            if let offset = Int64(from) { return offset >= 0 ? .position(.offset(offset)) : .fromEnd(-offset) }
+            throw ValidationError("--from must be earliest, latest, an offset or @TIMESTAMP_MS, not '\(from)'")
+        }
+    }
+
+    func validate() throws {
+        _ = try parseStart()
+        if let maxRecords, maxRecords < 0 { throw ValidationError("--max-records must be >= 0") }
+    }
+
+    func run() async throws {
+        let start = try parseStart()
+        let topic = self.topic
+        let partition = self.partition
+        let exitAtEnd = self.exitAtEnd
+        let limit = maxRecords ?? .max
+        let format = self.format
+        try await cluster.withCluster { cluster in
+            let metadata = try await cluster.topicMetadata(topic)
+            let partitions: [TopicPartition]
+            if let partition {
+                guard metadata.partition(partition) != nil else {
+                    throw KafkaClientError.unknownTopicOrPartition(topic: topic, partition: partition)
+                }
+                partitions = [TopicPartition(topic, partition)]
+            } else {
+                partitions = metadata.partitions.map { TopicPartition(topic, $0.partition) }
+            }
+            let consumer = Consumer(cluster: cluster)
+            var ends: [TopicPartition: Int64] = [:]
+            switch start {
+            case .position(let position):
+                try await consumer.assign(Dictionary(partitions.map { ($0, position) }, uniquingKeysWith: { a, _ in a }))
+                if exitAtEnd { ends = try await consumer.endOffsets(partitions) }
+            case .fromEnd(let count):
+                try await consumer.assign(Dictionary(partitions.map { ($0, StartPosition.latest) }, uniquingKeysWith: { a, _ in a }))
+                ends = try await consumer.endOffsets(partitions)
+                for tp in partitions { try await consumer.seek(tp, to: .offset(max(0, (ends[tp] ?? 0) - count))) }
+            }
+            var unfinished = Set(partitions)
+            var output = StandardOutput()
+            var printed = 0
+            func updateFinished() async {
+                guard exitAtEnd else { return }
+                for tp in unfinished {
+                    if let end = ends[tp], let position = await consumer.position(of: tp), position >= end { unfinished.remove(tp) }
+                }
+            }
+            await updateFinished()
+            while printed < limit && !(exitAtEnd && unfinished.isEmpty) {
+                let records = try await consumer.poll(maxRecords: min(500, limit - printed), timeoutMs: 500)
+                for record in records where printed < limit {
+                    if exitAtEnd, let end = ends[record.topicPartition], record.offset >= end { continue }
+                    switch format {
+                    case .value: output.appendLine(value: record.value)
+                    case .full: output.appendFull(record)
+                    }
+                    printed += 1
+                }
+                try output.flush()
+                await updateFinished()
+            }
+            try output.flush()
+            await consumer.close()
+        }
+    }
+}
+
+/// Buffered writes to standard output; a closed pipe ends the command quietly.
+struct StandardOutput {
+    private var bytes: [UInt8] = []
+
+    init() { bytes.reserveCapacity(1 << 20) }
+
+    mutating func appendLine(value: ByteBuffer?) {
+        if let value { append(value) }
+        bytes.append(10)
+    }
+
+    mutating func appendFull(_ record: ConsumerRecord) {
+        bytes.append(contentsOf: "\(record.partition)\t\(record.offset)\t\(record.timestamp)\t".utf8)
+        appendNullable(record.key)
+        bytes.append(9)
+        appendNullable(record.value)
+        bytes.append(9)
+        for (index, header) in record.headers.enumerated() {
+            if index > 0 { bytes.append(UInt8(ascii: ",")) }
+            bytes.append(contentsOf: header.key.utf8)
+            bytes.append(UInt8(ascii: "="))
+            appendNullable(header.value)
+        }
+        bytes.append(10)
+    }
+
+    private mutating func appendNullable(_ buffer: ByteBuffer?) {
+        if let buffer { append(buffer) } else { bytes.append(contentsOf: "\\N".utf8) }
+    }
+
+    private mutating func append(_ buffer: ByteBuffer) {
+        buffer.withUnsafeReadableBytes { bytes.append(contentsOf: $0) }
+    }
+
+    mutating func flush() throws {
+        var offset = 0
+        defer { bytes.removeAll(keepingCapacity: true) }
+        while offset < bytes.count {
+            let written = bytes.withUnsafeBytes { raw in write(1, raw.baseAddress! + offset, raw.count - offset) }
+            if written >= 0 {
+                offset += written
+            } else if errno == EINTR {
+                continue
+            } else if errno == EPIPE {
+                throw ExitCode.success
+            } else {
+                throw ValidationError("writing standard output: \(String(cString: strerror(errno)))")
+            }
+        }
+    }
+}
