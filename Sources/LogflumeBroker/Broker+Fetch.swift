@@ -95,6 +95,8 @@ extension Broker {
         }
         wait.timer = eventLoop.scheduleTask(deadline: deadline) { finish(true) }
         wait.rearm()
+        // Data appended between the first read and the registration woke nobody: look again.
+        eventLoop.execute { finish(false) }
         return wait.promise.futureResult
     }
 

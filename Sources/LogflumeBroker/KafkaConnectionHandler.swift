@@ -54,9 +54,16 @@ final class KafkaConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
         context.fireChannelActive()
     }
 
+    /// Pipelined requests buffered beyond this stop the socket being read, so a client that
+    /// pipelines without limit pushes back on itself instead of growing the broker's memory.
+    static let maxPendingRequests = 64
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !closing else { return }
         pending.append(unwrapInboundIn(data))
+        if pending.count >= Self.maxPendingRequests {
+            context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
+        }
         processNext(context: context)
     }
 
@@ -76,6 +83,9 @@ final class KafkaConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
     }
 
     private func processNext(context: ChannelHandlerContext) {
+        if pending.count == Self.maxPendingRequests / 2 && !isDraining() {
+            context.channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
+        }
         guard !busy, let frame = pending.popFirst() else {
             if !busy && pending.isEmpty && isDraining() { closeAfterLastWrite(context: context) }
             return

@@ -83,7 +83,8 @@ public final class KafkaServer: Service {
                 continue
             }
             let closed = channel.closeFuture
-            let timeout = channel.eventLoop.scheduleTask(in: .milliseconds(Int64(remaining.components.seconds * 1000))) { channel.close(promise: nil) }
+            let nanoseconds = remaining.components.seconds * 1_000_000_000 + remaining.components.attoseconds / 1_000_000_000
+            let timeout = channel.eventLoop.scheduleTask(in: .nanoseconds(nanoseconds)) { channel.close(promise: nil) }
             try? await closed.get()
             timeout.cancel()
         }

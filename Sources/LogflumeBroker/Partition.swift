@@ -3,6 +3,9 @@ public import LogflumeStorage
 public import LogflumeWire
 public import NIOCore
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One partition as the broker leads it: the log, the leader epoch, the high watermark, the
 /// idempotent producers' state, and the fetches waiting for new data.
@@ -122,6 +125,8 @@ public final class Partition: Sendable {
         }
         let logAppendTime = config.timestampType == .logAppendTime ? now : nil
         let result: AppendResult = state.withLock { state in
+            // Whatever was appended before a failure is in the log: make it visible either way.
+            defer { state.highWatermark = log.logEndOffset }
             var result = AppendResult(logAppendTime: logAppendTime ?? -1)
             for batch in prepared {
                 let summary = batch.summary
@@ -149,11 +154,10 @@ public final class Partition: Sendable {
                     return .failed(.unknownServerError, "\(error)")
                 }
             }
-            state.highWatermark = log.logEndOffset
             result.logStartOffset = log.logStartOffset
             return result
         }
-        if result.error == .none { notifyWaiters() }
+        notifyWaiters()
         return result
     }
 
@@ -235,6 +239,14 @@ public final class Partition: Sendable {
                restored.offset <= log.logEndOffset {
                 table = restored.table
                 from = max(restored.offset, log.logStartOffset)
+            } else if let restored = ProducerStateTable.restore(snapshot: String(decoding: bytes, as: UTF8.self)) {
+                // The log lost its tail (power loss without fsync) below the snapshot: the snapshot
+                // describes batches that no longer exist. Drop it before new appends could make it
+                // look valid again, and rebuild from the log.
+                logger.warning("producer state snapshot is ahead of the log, rebuilding from the log", metadata: [
+                    "dir": "\(log.directory)", "snapshot.offset": "\(restored.offset)", "log.end.offset": "\(log.logEndOffset)",
+                ])
+                unlink(log.directory + "/" + producerSnapshotFile)
             } else {
                 logger.warning("producer state snapshot unusable, replaying the log", metadata: ["dir": "\(log.directory)"])
             }

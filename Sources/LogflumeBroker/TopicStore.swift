@@ -149,16 +149,18 @@ public final class TopicStore: Sendable {
 
     /// Deletes a topic and its partition directories.
     public func delete(name: String) -> KafkaErrorCode {
+        // The directories go while the lock is held, so a topic re-created under the same name
+        // can never open (and later lose) the old partition files.
         let removed: Topic? = state.withLock { topics in
             guard let topic = topics.removeValue(forKey: name) else { return nil }
             do { try persist(topics) } catch {
                 topics[name] = topic
                 return nil
             }
+            for partition in topic.partitions { try? partition.log.delete() }
             return topic
         }
-        guard let removed else { return topic(name) == nil ? .unknownTopicOrPartition : .kafkaStorageError }
-        for partition in removed.partitions { try? partition.log.delete() }
+        guard removed != nil else { return topic(name) == nil ? .unknownTopicOrPartition : .kafkaStorageError }
         logger.info("deleted topic", metadata: ["topic": "\(name)"])
         return .none
     }

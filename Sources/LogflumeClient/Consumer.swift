@@ -284,7 +284,13 @@ public actor Consumer {
             let tp = order[(roundRobin + step) % count]
             guard var state = partitions.removeValue(forKey: tp) else { continue }
             defer { partitions[tp] = state }
-            try take(from: &state, topicPartition: tp, into: &out, max: max)
+            do {
+                try take(from: &state, topicPartition: tp, into: &out, max: max)
+            } catch where !out.isEmpty {
+                // Positions already moved past what `out` holds: deliver it, report the error next.
+                pendingError = error
+                break
+            }
         }
         roundRobin = (roundRobin + 1) % count
         return out

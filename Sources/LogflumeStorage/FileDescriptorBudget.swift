@@ -54,11 +54,18 @@ public final class FileDescriptorBudget: Sendable {
 /// `OpenFile` for each use, which stays valid for as long as they hold it.
 final class ManagedFile: Sendable {
     private let budget: FileDescriptorBudget
-    private let state: Mutex<(path: String, file: OpenFile?)>
+    private let state: Mutex<(path: String, file: OpenFile?, released: Bool)>
 
     init(path: String, budget: FileDescriptorBudget) {
         self.budget = budget
-        self.state = Mutex((path, nil))
+        self.state = Mutex((path, nil, false))
+    }
+
+    /// Creates the file if it is missing. Only a new segment does this: reopening an evicted file
+    /// must never conjure up an empty one where a deleted file was.
+    func create() throws(LogError) {
+        let path = self.path
+        _ = try OpenFile(path: path, flags: O_RDWR | O_CREAT)
     }
 
     var path: String { state.withLock { $0.path } }
@@ -66,7 +73,8 @@ final class ManagedFile: Sendable {
     func acquire() throws(LogError) -> OpenFile {
         let result: Result<OpenFile, LogError> = state.withLock { state in
             if let file = state.file { return .success(file) }
-            let opened = Result { () throws(LogError) in try OpenFile(path: state.path, flags: O_RDWR | O_CREAT) }
+            if state.released { return .failure(.closed(path: state.path)) }
+            let opened = Result { () throws(LogError) in try OpenFile(path: state.path, flags: O_RDWR) }
             state.file = try? opened.get()
             return opened
         }
@@ -80,9 +88,12 @@ final class ManagedFile: Sendable {
         state.withLock { $0.file = nil }
     }
 
-    /// Closes and stops tracking the file when its log closes.
+    /// Closes and stops tracking the file when its log closes; it is not reopened afterwards.
     func release() {
-        closeDescriptor()
+        state.withLock { state in
+            state.file = nil
+            state.released = true
+        }
         budget.forget(self)
     }
 
@@ -102,6 +113,7 @@ final class ManagedFile: Sendable {
     func delete() {
         let path = state.withLock { state in
             state.file = nil
+            state.released = true
             return state.path
         }
         budget.forget(self)

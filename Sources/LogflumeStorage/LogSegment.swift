@@ -44,6 +44,7 @@ final class LogSegment: @unchecked Sendable {
         directory: String, baseOffset: Int64, config: LogConfig, budget: FileDescriptorBudget, now: Int64, suffix: String = ""
     ) throws(LogError) -> LogSegment {
         let segment = LogSegment(directory: directory, baseOffset: baseOffset, config: config, budget: budget, suffix: suffix)
+        for file in segment.files { try file.create() }
         try segment.log.acquire().truncate(to: 0)
         try segment.offsetIndex.preallocate()
         try segment.timeIndex.preallocate()
@@ -80,7 +81,15 @@ final class LogSegment: @unchecked Sendable {
             segment.offsetOfMaxTimestamp = baseOffset + Int64(last.relativeOffset)
         }
         segment.bytesSinceLastIndexEntry = size - Int(segment.offsetIndex.last?.position ?? 0)
+        segment.rollingBaseTime = try segment.firstBatchTime(in: logFile)
         return segment
+    }
+
+    /// `segment.ms` counts from the segment's first batch; after a restart its timestamp stands in
+    /// for the wall-clock time the segment started, so frequent restarts cannot postpone rolls.
+    private func firstBatchTime(in file: OpenFile) throws(LogError) -> Int64? {
+        guard let first = try header(at: 0, in: file), first.maxTimestamp > 0 else { return nil }
+        return first.maxTimestamp
     }
 
     /// Rebuilds a segment of unknown state by scanning every batch, truncating the file at the
@@ -91,6 +100,9 @@ final class LogSegment: @unchecked Sendable {
         let segment = LogSegment(directory: directory, baseOffset: baseOffset, config: config, budget: budget)
         let logFile = try segment.log.acquire()
         let fileSize = Int(try logFile.size())
+        // Indexes are rebuilt from the log, so missing ones are simply created.
+        try segment.offsetIndex.file.create()
+        try segment.timeIndex.file.create()
         try segment.offsetIndex.file.acquire().truncate(to: 0)
         try segment.timeIndex.file.acquire().truncate(to: 0)
         var scanner = SegmentScanner(file: logFile, maxBatchBytes: Int(Int32.max))
@@ -100,10 +112,6 @@ final class LogSegment: @unchecked Sendable {
         let outcome = try scanner.scan(from: 0, to: fileSize) { summary, position throws(LogError) in
             guard summary.baseOffset >= expectedOffset, summary.lastOffset - baseOffset <= Int64(Int32.max) else {
                 orderError = "batch base offset \(summary.baseOffset) does not follow \(expectedOffset - 1)"
-                return false
-            }
-            if segment.offsetIndex.isFull || segment.timeIndex.isFull {
-                orderError = "more batches than the index can hold"
                 return false
             }
             try segment.indexAppended(summary, at: position)
@@ -119,6 +127,7 @@ final class LogSegment: @unchecked Sendable {
         }
         if truncatedAt != nil { try logFile.truncate(to: Int64(segment.size)) }
         segment.verifiedSize = segment.size
+        segment.rollingBaseTime = try segment.firstBatchTime(in: logFile)
         return (segment, truncatedAt)
     }
 
@@ -158,7 +167,9 @@ final class LogSegment: @unchecked Sendable {
             maxTimestamp = summary.maxTimestamp
             offsetOfMaxTimestamp = summary.lastOffset
         }
-        if bytesSinceLastIndexEntry > indexIntervalBytes {
+        // A full index only makes lookups scan further: a segment written under larger index
+        // settings must still recover whole, so entries stop rather than the data.
+        if bytesSinceLastIndexEntry > indexIntervalBytes && !offsetIndex.isFull {
             try offsetIndex.append(OffsetPosition(relativeOffset: relative(summary.lastOffset), position: UInt32(position)))
             try appendTimeIndexEntryIfAdvanced()
             bytesSinceLastIndexEntry = 0

@@ -184,7 +184,7 @@ public final class PartitionLog: Sendable {
 
     private func append(_ batch: RecordBatch, assignOffsets: Bool, logAppendTime: Int64?) throws(LogError) -> LogAppendInfo {
         let now = clock.nowMilliseconds
-        let rolled: (segment: LogSegment, upTo: Int64)? = try state.withLock { state throws(LogError) in
+        let (rolled, baseOffset): ((segment: LogSegment, upTo: Int64)?, Int64) = try state.withLock { state throws(LogError) in
             guard !state.isClosed else { throw .closed(path: directory) }
             guard batch.sizeInBytes <= state.config.maxMessageBytes else {
                 throw .batchTooLarge(size: batch.sizeInBytes, limit: state.config.maxMessageBytes)
@@ -206,11 +206,11 @@ public final class PartitionLog: Sendable {
                 try flush(&state, now: now)
                 rolled = nil
             }
-            return rolled
+            return (rolled, baseOffset)
         }
         if let rolled { flushInBackground(rolled.segment, upTo: rolled.upTo) }
         let maxTimestamp = logAppendTime ?? batch.maxTimestamp
-        let firstOffset = assignOffsets ? logEndOffset - Int64(batch.lastOffsetDelta) - 1 : batch.baseOffset
+        let firstOffset = baseOffset
         return LogAppendInfo(
             firstOffset: firstOffset,
             lastOffset: firstOffset + Int64(batch.lastOffsetDelta),

@@ -83,11 +83,11 @@ struct SegmentIndex<Entry: SegmentIndexEntry> {
 
     /// Preallocates the file so appends never extend it (an index never half-grows on a full disk).
     func preallocate() throws(LogError) {
-        try file.acquire().truncate(to: Int64(maxEntries * Entry.size))
+        try file.acquire().truncate(to: Int64(max(maxEntries, entries.count) * Entry.size))
     }
 
     mutating func append(_ entry: Entry) throws(LogError) {
-        precondition(!isFull, "append to a full index; the segment must roll first")
+        guard !isFull else { return }
         var raw = (UInt64(0), UInt64(0))
         let file = try file.acquire()
         let position = Int64(entries.count * Entry.size)

@@ -142,4 +142,25 @@ import Testing
         #expect(scanned.count == 1 && scanned[0].contains(String(format: "%020lld", recoveryPoint)))
         try log.close()
     }
+
+    /// Found in review: recovery rebuilt indexes with the current, smaller index settings and cut
+    /// the log where they ran out. A full index must only make lookups scan further.
+    @Test func recoveryUnderSmallerIndexSettingsKeepsEveryBatch() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        var generous = LogConfig()
+        generous.indexIntervalBytes = 0
+        let crashed = try PartitionLog.open(directory: dir.path, config: generous)
+        for i in 0..<3000 { try crashed.append(makeBatch("v\(i)")) }
+        var tight = generous
+        tight.segmentIndexBytes = 8 * 100
+        let capture = LogCapture()
+        let log = try PartitionLog.open(directory: dir.path, config: tight, logger: capture.logger)
+        #expect(log.logEndOffset == 3000)
+        #expect(!capture.all.contains { $0.contains("truncated") })
+        #expect(try log.values(from: 2999) == ["v2999-0"])
+        try log.append(makeBatch("after"))
+        #expect(log.logEndOffset == 3001)
+        try log.close()
+    }
 }
