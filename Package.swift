@@ -115,7 +115,7 @@ let package = Package(
         .testTarget(
             name: "LogflumeBrokerTests",
             dependencies: [
-                "LogflumeBroker", "LogflumeStorage", "LogflumeWire",
+                "LogflumeBroker", "LogflumeStorage", "LogflumeWire", "LogflumeConfig",
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ]
         ),

@@ -13,21 +13,22 @@ public final class Broker: RequestProcessor {
     let clock: any WallClock
     let logger: Logger
     let producerIds: ProducerIdAllocator
+    public let groups: GroupCoordinator
 
-    /// What this broker answers: the codec's table, minus the group APIs until the group
-    /// coordinator exists (FindCoordinator stays, answering COORDINATOR_NOT_AVAILABLE).
-    public static let advertised: [ApiVersionRange] = SupportedVersions.table.filter { row in
-        guard let key = ApiKey(rawValue: row.apiKey) else { return false }
-        return [.produce, .fetch, .listOffsets, .metadata, .apiVersions, .createTopics, .deleteTopics, .initProducerId,
-                .describeConfigs, .findCoordinator].contains(key)
-    } + [ApiVersionRange(.alterConfigs, AlterConfigsRequest.versions)]
+    /// What this broker answers: the codec's table plus AlterConfigs.
+    public static let advertised: [ApiVersionRange] = SupportedVersions.table
+        + [ApiVersionRange(.alterConfigs, AlterConfigsRequest.versions)]
 
-    public init(config: BrokerConfig, topics: TopicStore, clock: any WallClock, logger: Logger) throws {
+    public init(
+        config: BrokerConfig, topics: TopicStore, clock: any WallClock, logger: Logger,
+        groupConfig: GroupCoordinatorConfig = GroupCoordinatorConfig()
+    ) throws {
         self.config = config
         self.topics = topics
         self.clock = clock
         self.logger = logger
         self.producerIds = try ProducerIdAllocator(path: topics.dataDirectory + "/__cluster/producer-id-block")
+        self.groups = try GroupCoordinator(topics: topics, config: groupConfig, clock: clock, logger: logger)
     }
 
     public func process(frame: ByteBuffer, connection: ConnectionInfo, eventLoop: any EventLoop) -> EventLoopFuture<OutboundResponse?> {
@@ -80,12 +81,19 @@ public final class Broker: RequestProcessor {
             case .initProducerId:
                 return eventLoop.makeSucceededFuture(respond(initProducerId(try .decodeExactly(body, version: version)), version: version, to: header))
             case .findCoordinator:
-                _ = try FindCoordinatorRequest.decodeExactly(body, version: version)
-                let answer = FindCoordinatorResponse(
-                    errorCode: KafkaErrorCode.coordinatorNotAvailable.rawValue,
-                    errorMessage: "consumer groups are not available on this broker yet"
-                )
+                let request = try FindCoordinatorRequest.decodeExactly(body, version: version)
+                // This broker coordinates every group; transactions have no coordinator yet.
+                let answer = request.keyType == 0
+                    ? FindCoordinatorResponse(nodeId: config.nodeId, host: config.advertised.host, port: Int32(config.advertised.port))
+                    : FindCoordinatorResponse(errorCode: KafkaErrorCode.coordinatorNotAvailable.rawValue, errorMessage: "transactions are not supported")
                 return eventLoop.makeSucceededFuture(respond(answer, version: version, to: header))
+            case .joinGroup, .syncGroup, .heartbeat, .leaveGroup, .offsetCommit, .offsetFetch, .describeGroups, .listGroups, .deleteGroups:
+                var copy = body
+                let request = try KafkaRequest.decode(header: header, body: &copy)
+                guard copy.readableBytes == 0 else {
+                    throw KafkaDecodingError.invalidValue(field: "\(api) v\(version) body", position: copy.readerIndex, reason: "\(copy.readableBytes) bytes left after the last field")
+                }
+                return groups.handle(request, header: header, eventLoop: eventLoop)
             default:
                 return eventLoop.makeFailedFuture(BrokerRequestError.malformed(peer: connection.peer, reason: "\(api) has no handler"))
             }

@@ -18,6 +18,8 @@ public struct BrokerConfig: Sendable {
     public var logLevel = "info"
     /// Topic config defaults (Kafka's `log.*` broker settings mapped to topic keys).
     public var topicDefaults = TopicConfig.kafkaDefaults
+    /// Consumer group coordinator settings (`group.*`, `offsets.*`).
+    public var groups = GroupCoordinatorConfig()
 
     public init() {}
 
@@ -60,7 +62,7 @@ public struct BrokerConfig: Sendable {
         .init("producer.id.expiration.ms", .duration, default: "1d", "Forget idle idempotent producers after this long."),
         .init("metrics.listen", .string, default: "", "HOST:PORT for Prometheus /metrics; empty disables it."),
         .init("log.level", .choice(["trace", "debug", "info", "notice", "warning", "error", "critical"]), default: "info", "Log verbosity."),
-    ] + topicDefaultKeys.map { name, key, kind, doc in
+    ] + GroupCoordinatorConfig.schemaKeys + topicDefaultKeys.map { name, key, kind, doc in
         ConfigSchema.Key(name, kind, default: displayDefault(TopicConfig.kafkaDefaults[key]!, kind), doc)
     })
 
@@ -94,6 +96,7 @@ public struct BrokerConfig: Sendable {
         producerIdExpirationMs = values.integer("producer.id.expiration.ms")
         metricsListen = try hostPort("metrics.listen")
         logLevel = values.string("log.level")
+        groups = try GroupCoordinatorConfig(values: values)
         for (name, key, kind, _) in Self.topicDefaultKeys where values.isSet(name) {
             let text: String
             switch kind {

@@ -71,3 +71,23 @@ public struct TopicStoreService: Service {
         topics.close()
     }
 }
+
+/// Drives the group coordinator's deadlines (session timeouts, rebalance phases, offset expiry).
+public struct GroupCoordinatorTicker: Service {
+    let coordinator: GroupCoordinator
+    let intervalMs: Int64
+
+    public init(coordinator: GroupCoordinator, intervalMs: Int64 = 100) {
+        self.coordinator = coordinator
+        self.intervalMs = intervalMs
+    }
+
+    public func run() async throws {
+        try? await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                try await Task.sleep(for: .milliseconds(intervalMs))
+                coordinator.tick()
+            }
+        }
+    }
+}

@@ -55,11 +55,12 @@ struct BrokerCommand: AsyncParsableCommand {
         let clock = SystemWallClock()
         let topics = try TopicStore(dataDirectory: settings.dataDirectory, defaults: settings.topicDefaults, clock: clock, logger: logger)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
-        let broker = try Broker(config: settings, topics: topics, clock: clock, logger: logger)
+        let broker = try Broker(config: settings, topics: topics, clock: clock, logger: logger, groupConfig: settings.groups)
         let server = KafkaServer(
             listen: settings.listen, maxFrameBytes: settings.socketRequestMaxBytes, processor: broker, group: group, logger: logger
         )
         let maintenance: [any Service] = [
+            GroupCoordinatorTicker(coordinator: broker.groups),
             LogMaintenance(topics: topics, task: .retention, intervalMs: settings.retentionCheckIntervalMs, clock: clock, logger: logger),
             LogMaintenance(topics: topics, task: .compaction, intervalMs: settings.cleanerBackoffMs, clock: clock, logger: logger),
             LogMaintenance(

@@ -21,7 +21,8 @@ import Testing
         let bad = test.broker.metadata(MetadataRequest(topicNames: ["no spaces"], allowAutoTopicCreation: true), version: 8)
         #expect(bad.topics[0].errorCode == KafkaErrorCode.invalidTopicException.rawValue)
         let all = test.broker.metadata(MetadataRequest(topicNames: nil), version: 8)
-        #expect(all.topics.map(\.name) == ["events"])
+        #expect(all.topics.map(\.name) == ["__consumer_offsets", "events"])
+        #expect(all.topics.first?.isInternal == true)
     }
 
     @Test func produceAppendsAndReportsOffsets() throws {

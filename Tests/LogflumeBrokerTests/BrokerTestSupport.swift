@@ -22,7 +22,9 @@ struct TestBroker {
         var logger = Logger(label: "test")
         logger.logLevel = .warning
         let topics = try TopicStore(dataDirectory: directory, defaults: config.topicDefaults, clock: clock, logger: logger)
-        broker = try Broker(config: config, topics: topics, clock: clock, logger: logger)
+        var groups = GroupCoordinatorConfig()
+        groups.offsetsTopicNumPartitions = 1
+        broker = try Broker(config: config, topics: topics, clock: clock, logger: logger, groupConfig: groups)
     }
 
     func remove() {

@@ -1,0 +1,96 @@
+"""Consumer groups judged by librdkafka, kafka-python and kcat: partitions split without overlap,
+commits (with metadata) come back from OffsetFetch and survive a broker restart."""
+import subprocess
+import time
+
+from confluent_kafka import Consumer, Producer, TopicPartition
+from kafka import KafkaConsumer
+
+from conftest import create_topic, new_topic_name
+
+
+def fill(b, topic, n, partitions):
+    p = Producer({"bootstrap.servers": b.bootstrap, "linger.ms": 5})
+    for i in range(n):
+        p.produce(topic, key=str(i).encode(), value=f"v{i}".encode(), partition=i % partitions)
+    assert p.flush(15) == 0
+
+
+def group_consumer(b, group, **extra):
+    conf = {"bootstrap.servers": b.bootstrap, "group.id": group, "auto.offset.reset": "earliest",
+            "enable.auto.commit": False, "session.timeout.ms": 6000, "heartbeat.interval.ms": 500}
+    conf.update(extra)
+    return Consumer(conf)
+
+
+def test_three_librdkafka_members_split_partitions_and_commit(broker):
+    topic = create_topic(broker, partitions=6)
+    fill(broker, topic, 600, 6)
+    group = new_topic_name("g")
+    members = [group_consumer(broker, group) for _ in range(3)]
+    for m in members:
+        m.subscribe([topic])
+    seen = {}
+    deadline = time.time() + 40
+    while time.time() < deadline and len(seen) < 600:
+        for m in members:
+            msg = m.poll(0.1)
+            if msg is not None and msg.error() is None:
+                key = (msg.partition(), msg.offset())
+                assert key not in seen, f"{key} delivered twice"
+                seen[key] = msg.value()
+    assert len(seen) == 600
+    assignments = [sorted(tp.partition for tp in m.assignment()) for m in members]
+    flat = sorted(p for a in assignments for p in a)
+    assert flat == list(range(6)), f"partitions not split exactly once: {assignments}"
+    assert all(a for a in assignments), f"a member got nothing: {assignments}"
+    # Commit with a metadata string; OffsetFetch must return both.
+    owner = members[0]
+    mine = owner.assignment()
+    owner.commit(offsets=[TopicPartition(topic, tp.partition, 100, metadata="checkpoint-7") for tp in mine], asynchronous=False)
+    committed = owner.committed([TopicPartition(topic, tp.partition) for tp in mine], timeout=10)
+    assert [tp.offset for tp in committed] == [100] * len(mine)
+    assert all(getattr(tp, "metadata", "checkpoint-7") == "checkpoint-7" for tp in committed)
+    for m in members:
+        m.close()
+
+
+def test_committed_offsets_survive_a_broker_restart(broker_factory):
+    b = broker_factory()
+    topic = create_topic(b, partitions=2)
+    fill(b, topic, 20, 2)
+    group = new_topic_name("g")
+    c = group_consumer(b, group)
+    c.commit(offsets=[TopicPartition(topic, 0, 7), TopicPartition(topic, 1, 9)], asynchronous=False)
+    c.close()
+    b.stop()
+    b.start()
+    c = group_consumer(b, group)
+    got = c.committed([TopicPartition(topic, 0), TopicPartition(topic, 1)], timeout=10)
+    assert [tp.offset for tp in got] == [7, 9]
+    # A member resumes at the committed offsets.
+    c.subscribe([topic])
+    first = {}
+    deadline = time.time() + 30
+    while time.time() < deadline and len(first) < 2:
+        msg = c.poll(0.2)
+        if msg is not None and msg.error() is None:
+            first.setdefault(msg.partition(), msg.offset())
+    assert first == {0: 7, 1: 9}
+    c.close()
+    b.stop()
+
+
+def test_kafka_python_group_and_kcat_group(broker):
+    topic = create_topic(broker, partitions=3)
+    fill(broker, topic, 90, 3)
+    consumer = KafkaConsumer(topic, bootstrap_servers=broker.bootstrap, group_id=new_topic_name("kp"),
+                             auto_offset_reset="earliest", enable_auto_commit=False, consumer_timeout_ms=15000)
+    values = {m.value for m in consumer}
+    consumer.close()
+    assert len(values) == 90
+    out = subprocess.run(["kcat", "-b", broker.bootstrap, "-G", new_topic_name("kc"), topic, "-e", "-q",
+                          "-X", "auto.offset.reset=earliest", "-f", "%s\n"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert len(set(out.stdout.split())) == 90
