@@ -44,6 +44,10 @@ public struct ConsumerConfiguration: Sendable, Equatable {
     /// Most bytes per partition in one fetch (`max.partition.fetch.bytes`). Default: 1 MiB. A
     /// larger batch is still read: the consumer asks again with room for it.
     public var partitionMaxBytes: Int32 = 1 << 20
+    /// Fetched bytes a partition may hold before it stops asking for more; fetches overlap with
+    /// decoding until this much is buffered (librdkafka's `queued.max.messages.kbytes` idea).
+    /// Default: 8 MiB.
+    public var maxBufferedBytesPerPartition = 8 << 20
     /// Default: `.earliest` (`auto.offset.reset`; the Java default is latest, but a log
     /// shipper should rather re-read than skip).
     public var autoOffsetReset: OffsetReset = .earliest
@@ -395,7 +399,7 @@ public actor Consumer {
         var retryAt: Int64?
         for tp in order {
             guard let state = partitions[tp], state.fetchOffset >= 0, state.pendingStart == nil, !state.fetching,
-                  state.bufferedBytes <= Int(configuration.partitionMaxBytes)
+                  state.bufferedBytes < configuration.maxBufferedBytesPerPartition
             else { continue }
             if state.retryAt > now {
                 retryAt = min(retryAt ?? .max, state.retryAt)

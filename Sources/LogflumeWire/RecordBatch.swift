@@ -173,17 +173,16 @@ public struct RecordBatch: Sendable {
     /// Full check a broker does before accepting a producer's batch: every record decodes, the
     /// count and offset deltas agree with the header.
     public func validateRecords() throws(RecordBatchError) {
-        let records = try records()
-        guard let last = records.last else {
-            if recordsCount == 0 && !attributes.isControl { throw .inconsistent("batch holds no records") }
+        let section = try uncompressedRecords()
+        let count = Int(recordsCount)
+        if count == 0 {
+            if !attributes.isControl { throw .inconsistent("batch holds no records") }
             return
         }
-        for (index, record) in records.enumerated() where record.offset - baseOffset != Int64(index) {
-            throw .inconsistent("record \(index) has offset delta \(record.offset - baseOffset)")
+        let problem: RecordBatchError? = section.withUnsafeReadableBytes { raw in
+            RecordStructure.check(raw, count: count, lastOffsetDelta: lastOffsetDelta)
         }
-        guard last.offset - baseOffset == Int64(lastOffsetDelta) else {
-            throw .inconsistent("last offset delta \(lastOffsetDelta) but last record has \(last.offset - baseOffset)")
-        }
+        if let problem { throw problem }
     }
 
     /// For control batches (transaction markers): version and type from the single record's key.
