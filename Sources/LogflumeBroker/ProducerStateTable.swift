@@ -41,7 +41,7 @@ public struct ProducerStateTable: Equatable, Sendable {
     public func check(_ batch: RecordBatchSummary) -> Decision {
         guard batch.producerId >= 0 else { return .append }
         let firstSequence = batch.baseSequence
-        let lastSequence = Self.lastSequence(of: batch)
+        let lastSequence = batch.lastSequence
         guard let entry = producers[batch.producerId] else {
             // Unknown producer (new, or expired): Kafka accepts only a fresh sequence.
             return firstSequence == 0 ? .append : .reject(.outOfOrderSequenceNumber)
@@ -54,7 +54,7 @@ public struct ProducerStateTable: Equatable, Sendable {
             return .duplicate(original)
         }
         guard let last = entry.batches.last else { return .append }
-        let expected = last.lastSequence == Int32.max ? 0 : last.lastSequence + 1
+        let expected = ProducerSequence.advance(last.lastSequence, by: 1)
         return firstSequence == expected ? .append : .reject(.outOfOrderSequenceNumber)
     }
 
@@ -63,7 +63,7 @@ public struct ProducerStateTable: Equatable, Sendable {
         guard batch.producerId >= 0 else { return }
         let metadata = BatchMetadata(
             firstSequence: batch.baseSequence,
-            lastSequence: Self.lastSequence(of: batch),
+            lastSequence: batch.lastSequence,
             firstOffset: batch.baseOffset,
             lastOffset: batch.lastOffset,
             timestamp: batch.maxTimestamp
@@ -91,10 +91,6 @@ public struct ProducerStateTable: Equatable, Sendable {
         }
     }
 
-    static func lastSequence(of batch: RecordBatchSummary) -> Int32 {
-        guard batch.baseSequence >= 0 else { return -1 }
-        return Int32(truncatingIfNeeded: (Int64(batch.baseSequence) + Int64(batch.lastOffsetDelta)) % (Int64(Int32.max) + 1))
-    }
 }
 
 extension ProducerStateTable {

@@ -206,7 +206,7 @@ public struct RecordAccumulator: Sendable {
                     builder.producerId = producerId
                     builder.producerEpoch = producerEpoch
                     builder.baseSequence = sequence
-                    queue.nextSequence = Self.sequence(sequence, plus: builder.recordCount)
+                    queue.nextSequence = ProducerSequence.advance(sequence, by: builder.recordCount)
                 }
                 let batch = ProducerBatch(
                     id: takeBatchId(), topicPartition: topicPartition, recordCount: builder.recordCount, baseSequence: sequence,
@@ -329,7 +329,7 @@ public struct RecordAccumulator: Sendable {
             var sequence: Int32 = 0
             for index in queue.retries.indices {
                 queue.retries[index].restamp(producerId: id, epoch: epoch, baseSequence: sequence)
-                sequence = Self.sequence(sequence, plus: queue.retries[index].recordCount)
+                sequence = ProducerSequence.advance(sequence, by: queue.retries[index].recordCount)
             }
             queue.nextSequence = sequence
             partitions[topicPartition] = queue
@@ -362,10 +362,6 @@ public struct RecordAccumulator: Sendable {
         return Completion(batch: batch, result: result)
     }
 
-    /// Sequence numbers wrap from Int32.max to 0, as in the Java client.
-    static func sequence(_ base: Int32, plus count: Int32) -> Int32 {
-        Int32(truncatingIfNeeded: (Int64(base) + Int64(count)) % (Int64(Int32.max) + 1))
-    }
 
     private func earliest(_ a: Int64?, _ b: Int64) -> Int64 { a.map { min($0, b) } ?? b }
 }

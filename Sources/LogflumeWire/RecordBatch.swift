@@ -68,9 +68,7 @@ public struct RecordBatch: Sendable {
     public var lastOffset: Int64 { baseOffset + Int64(lastOffsetDelta) }
     public var nextOffset: Int64 { lastOffset + 1 }
     /// Sequence of the last record, wrapping at Int32.max as the Java client does.
-    public var lastSequence: Int32 {
-        baseSequence < 0 ? -1 : Int32(truncatingIfNeeded: (Int64(baseSequence) + Int64(lastOffsetDelta)) % (Int64(Int32.max) + 1))
-    }
+    public var lastSequence: Int32 { summary.lastSequence }
     public var hasProducerId: Bool { producerId >= 0 }
 
     func computeCRC() -> UInt32 { Self.computeCRC(of: bytes) }
