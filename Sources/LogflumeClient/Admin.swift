@@ -85,7 +85,7 @@ public struct Admin: Sendable {
         self.timeoutMs = timeoutMs
     }
 
-    private var responseTimeoutMs: Int64 { Int64(timeoutMs) + cluster.configuration.requestTimeoutMs }
+    var responseTimeoutMs: Int64 { Int64(timeoutMs) + cluster.configuration.requestTimeoutMs }
 
     /// Creates a topic. -1 partitions or replication factor leave the choice to the broker
     /// (CreateTopics v4+; older brokers get 1).

@@ -14,5 +14,8 @@ enum ClientVersions {
         .initProducerId: InitProducerIdRequest.versions,
         .findCoordinator: FindCoordinatorRequest.versions,
         .alterConfigs: AlterConfigsRequest.versions,
+        .listGroups: ListGroupsRequest.versions,
+        .describeGroups: DescribeGroupsRequest.versions,
+        .offsetFetch: OffsetFetchRequest.versions,
     ]
 }

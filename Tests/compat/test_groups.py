@@ -94,3 +94,23 @@ def test_kafka_python_group_and_kcat_group(broker):
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr[-2000:]
     assert len(set(out.stdout.split())) == 90
+
+
+def test_logflume_groups_describe_shows_committed_offsets_and_lag(broker):
+    from conftest import logflume_binary
+    topic = create_topic(broker, partitions=2)
+    fill(broker, topic, 40, 2)
+    group = new_topic_name("lag")
+    c = group_consumer(broker, group)
+    c.commit(offsets=[TopicPartition(topic, 0, 5, metadata="m0"), TopicPartition(topic, 1, 20)], asynchronous=False)
+    c.close()
+    listed = subprocess.run([str(logflume_binary()), "groups", "list", "--bootstrap", broker.bootstrap],
+                            capture_output=True, text=True, timeout=60)
+    assert listed.returncode == 0, listed.stderr
+    assert group in listed.stdout
+    out = subprocess.run([str(logflume_binary()), "groups", "describe", "--bootstrap", broker.bootstrap, "--group", group],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    rows = [line.split("\t") for line in out.stdout.splitlines() if line.startswith(topic)]
+    # confluent-kafka-python sends the metadata with its C terminator; the broker keeps the bytes.
+    assert [(r[1], r[2], r[3], r[4], r[7].rstrip("\x00")) for r in rows] == [("0", "5", "20", "15", "m0"), ("1", "20", "20", "0", "")]
