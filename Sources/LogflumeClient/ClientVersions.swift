@@ -17,5 +17,6 @@ enum ClientVersions {
         .listGroups: ListGroupsRequest.versions,
         .describeGroups: DescribeGroupsRequest.versions,
         .offsetFetch: OffsetFetchRequest.versions,
+        .offsetCommit: OffsetCommitRequest.versions,
     ]
 }

@@ -114,3 +114,57 @@ def test_logflume_groups_describe_shows_committed_offsets_and_lag(broker):
     rows = [line.split("\t") for line in out.stdout.splitlines() if line.startswith(topic)]
     # confluent-kafka-python sends the metadata with its C terminator; the broker keeps the bytes.
     assert [(r[1], r[2], r[3], r[4], r[7].rstrip("\x00")) for r in rows] == [("0", "5", "20", "15", "m0"), ("1", "20", "20", "0", "")]
+
+
+def test_reset_offsets_to_datetime_then_consumption_starts_there(broker):
+    from conftest import logflume_binary
+    topic = create_topic(broker, partitions=1)
+    base = 1_700_000_000_000
+    p = Producer({"bootstrap.servers": broker.bootstrap})
+    for i in range(10):
+        p.produce(topic, value=f"v{i}".encode(), partition=0, timestamp=base + i * 60_000)
+    assert p.flush(15) == 0
+    group = new_topic_name("reset")
+    c = group_consumer(broker, group)
+    c.commit(offsets=[TopicPartition(topic, 0, 9)], asynchronous=False)
+    c.close()
+
+    def reset(*args):
+        return subprocess.run([str(logflume_binary()), "groups", "reset-offsets", "--bootstrap", broker.bootstrap,
+                               "--group", group, "--topic", topic, *args], capture_output=True, text=True, timeout=60)
+
+    # 2023-11-14T22:16:40Z is base + 3m20s: the first record at or after it is offset 4.
+    dry = reset("--to-datetime", "2023-11-14T22:16:40Z")
+    assert dry.returncode == 0, dry.stderr
+    assert f"{topic}\t0\t9\t4" in dry.stdout and "dry run" in dry.stdout
+    check = group_consumer(broker, group)
+    assert check.committed([TopicPartition(topic, 0)], timeout=10)[0].offset == 9, "a dry run changed the offset"
+    check.close()
+    # Refused while a member is live.
+    live = group_consumer(broker, group)
+    live.subscribe([topic])
+    deadline = time.time() + 20
+    while time.time() < deadline and not live.assignment():
+        live.poll(0.2)
+    refused = reset("--to-datetime", "2023-11-14T22:16:40Z", "--execute")
+    assert refused.returncode != 0 and "live member" in refused.stderr
+    live.close()
+    applied = reset("--to-datetime", "2023-11-14T22:16:40Z", "--execute")
+    assert applied.returncode == 0, applied.stderr
+    resumed = group_consumer(broker, group)
+    resumed.subscribe([topic])
+    first = None
+    deadline = time.time() + 30
+    while time.time() < deadline and first is None:
+        msg = resumed.poll(0.2)
+        if msg is not None and msg.error() is None:
+            first = (msg.offset(), msg.timestamp()[1])
+    resumed.close()
+    assert first == (4, base + 4 * 60_000)
+    shifted = reset("--shift-by", "-2", "--execute")
+    assert shifted.returncode == 0 and f"{topic}\t0\t" in shifted.stdout
+    # Records from 2023 are all older than an hour: --by-duration PT1H lands at the end.
+    recent = reset("--by-duration", "PT1H")
+    assert recent.returncode == 0 and f"{topic}\t0\t" in recent.stdout and recent.stdout.split("\n")[1].endswith("\t10")
+    bad = reset("--by-duration", "1H")
+    assert bad.returncode != 0 and "ISO 8601 duration" in bad.stderr
