@@ -128,8 +128,8 @@ public final class TopicStore: Sendable {
                 return .failed(.invalidTopicException, "topic '\(name)' collides with '\(clash)' ('.' and '_' are interchangeable in metric names)")
             }
             if validateOnly { return .created }
+            var created: [Partition] = []
             do {
-                var created: [Partition] = []
                 for index in 0..<partitions {
                     created.append(try Self.openPartition(
                         dataDirectory: dataDirectory, topic: name, index: index, leaderEpoch: 0, config: config,
@@ -139,7 +139,9 @@ public final class TopicStore: Sendable {
                 topics[name] = Topic(name: name, id: .random(), config: config, partitions: created)
                 try persist(topics)
             } catch {
+                // Nothing of a half-created topic may stay open or on disk.
                 topics[name] = nil
+                for partition in created { try? partition.log.delete() }
                 return .failed(.kafkaStorageError, "creating '\(name)': \(error)")
             }
             logger.info("created topic", metadata: ["topic": "\(name)", "partitions": "\(partitions)"])
@@ -174,10 +176,15 @@ public final class TopicStore: Sendable {
         return state.withLock { topics -> (KafkaErrorCode, String?) in
             guard var topic = topics[name] else { return (.unknownTopicOrPartition, "unknown topic '\(name)'") }
             if validateOnly { return (.none, nil) }
+            let previous = topic
             topic.config = config
             topics[name] = topic
+            // Persist first: a config the broker could not record must not take effect.
+            do { try persist(topics) } catch {
+                topics[name] = previous
+                return (.kafkaStorageError, "\(error)")
+            }
             for partition in topic.partitions { partition.updateConfig(config) }
-            do { try persist(topics) } catch { return (.kafkaStorageError, "\(error)") }
             return (.none, nil)
         }
     }
