@@ -54,11 +54,36 @@ public final class FileDescriptorBudget: Sendable {
 /// `OpenFile` for each use, which stays valid for as long as they hold it.
 final class ManagedFile: Sendable {
     private let budget: FileDescriptorBudget
-    private let state: Mutex<(path: String, file: OpenFile?, released: Bool)>
+    private let state: Mutex<State>
+
+    private struct State {
+        var path: String
+        var file: OpenFile?
+        var released = false
+        /// Written since the last sync: an eviction must sync first, because a writeback error
+        /// is reported only on the descriptor that wrote (Linux), not on a later reopen.
+        var dirty = false
+        var deferredError: LogError?
+    }
 
     init(path: String, budget: FileDescriptorBudget) {
         self.budget = budget
-        self.state = Mutex((path, nil, false))
+        self.state = Mutex(State(path: path))
+    }
+
+    /// Marks unsynced writes; call after writing through a descriptor from `acquire`.
+    func markDirty() { state.withLock { $0.dirty = true } }
+
+    /// fsyncs the file, reporting a write error even if it happened on an evicted descriptor.
+    func sync() throws(LogError) {
+        let file = try acquire()
+        let deferred: LogError? = state.withLock { state in
+            defer { state.deferredError = nil }
+            return state.deferredError
+        }
+        if let deferred { throw deferred }
+        try file.sync()
+        state.withLock { $0.dirty = false }
     }
 
     /// Creates the file if it is missing. Only a new segment does this: reopening an evicted file
@@ -85,7 +110,13 @@ final class ManagedFile: Sendable {
 
     /// Drops this file's own reference; the descriptor closes once no reader holds it.
     func closeDescriptor() {
-        state.withLock { $0.file = nil }
+        state.withLock { state in
+            if state.dirty, let file = state.file {
+                if case .failure(let error) = Result(catching: { () throws(LogError) in try file.sync() }) { state.deferredError = error }
+                state.dirty = false
+            }
+            state.file = nil
+        }
     }
 
     /// Closes and stops tracking the file when its log closes; it is not reopened afterwards.

@@ -156,6 +156,7 @@ final class LogSegment: @unchecked Sendable {
             try? file.truncate(to: Int64(position))
             throw error
         }
+        log.markDirty()
         if rollingBaseTime == nil { rollingBaseTime = now }
         try indexAppended(header.withUnsafeBytes { RecordBatchSummary(uncheckedHeader: $0) }, at: position)
         verifiedSize = size
@@ -210,7 +211,7 @@ final class LogSegment: @unchecked Sendable {
     }
 
     func flush() throws(LogError) {
-        try log.acquire().sync()
+        try log.sync()
         try offsetIndex.sync()
         try timeIndex.sync()
     }

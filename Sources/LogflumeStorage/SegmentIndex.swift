@@ -98,6 +98,7 @@ struct SegmentIndex<Entry: SegmentIndexEntry> {
                 try file.write(UnsafeRawBufferPointer(slot), at: position)
             }
         }
+        self.file.markDirty()
         entries.append(entry)
     }
 
@@ -121,7 +122,7 @@ struct SegmentIndex<Entry: SegmentIndexEntry> {
         try file.acquire().truncate(to: Int64(entries.count * Entry.size))
     }
 
-    func sync() throws(LogError) { try file.acquire().sync() }
+    func sync() throws(LogError) { try file.sync() }
 
     /// Loads entries written earlier. Entries must increase strictly and pass `isPlausible`;
     /// a zero-filled preallocated tail ends the list. Anything else means the file is corrupt.
