@@ -18,5 +18,9 @@ enum ClientVersions {
         .describeGroups: DescribeGroupsRequest.versions,
         .offsetFetch: OffsetFetchRequest.versions,
         .offsetCommit: OffsetCommitRequest.versions,
+        .joinGroup: JoinGroupRequest.versions,
+        .syncGroup: SyncGroupRequest.versions,
+        .heartbeat: HeartbeatRequest.versions,
+        .leaveGroup: LeaveGroupRequest.versions,
     ]
 }

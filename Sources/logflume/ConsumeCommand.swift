@@ -42,6 +42,9 @@ struct ConsumeCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-records"), help: "Stop after this many records.")
     var maxRecords: Int?
 
+    @Option(help: "Consume as a member of this consumer group: read the partitions the group assigns, from its committed offsets (--from earliest or latest applies where none is), committing after each batch.")
+    var group: String?
+
     enum Start {
         case position(StartPosition)
         case fromEnd(Int64)
@@ -61,9 +64,62 @@ struct ConsumeCommand: AsyncParsableCommand {
     func validate() throws {
         _ = try parseStart()
         if let maxRecords, maxRecords < 0 { throw ValidationError("--max-records must be >= 0") }
+        if group != nil {
+            if partition != nil { throw ValidationError("--partition cannot be used with --group (the group assigns partitions)") }
+            if case .position(let start) = try parseStart(), start == .earliest || start == .latest {} else {
+                throw ValidationError("with --group, --from must be earliest or latest")
+            }
+        }
+    }
+
+    /// `--group`: a group member that prints each poll's records, then commits them.
+    func runGroup(_ groupId: String) async throws {
+        let topic = self.topic
+        let exitAtEnd = self.exitAtEnd
+        let limit = maxRecords ?? .max
+        let format = self.format
+        var configuration = GroupConsumerConfiguration()
+        if case .position(.latest) = try parseStart() { configuration.autoOffsetReset = .latest }
+        try await cluster.withCluster { cluster in
+            _ = try await cluster.topicMetadata(topic)
+            let member = GroupConsumer(cluster: cluster, groupId: groupId, topics: [topic], configuration: configuration)
+            var output = StandardOutput()
+            var printed = 0
+            do {
+                while printed < limit {
+                    let records = try await member.poll(maxRecords: min(500, limit - printed), timeoutMs: 500)
+                    for record in records where printed < limit {
+                        switch format {
+                        case .value: output.appendLine(value: record.value)
+                        case .full: output.appendFull(record)
+                        }
+                        printed += 1
+                    }
+                    try output.flush()
+                    if !records.isEmpty { try await member.commit() }
+                    if exitAtEnd && records.isEmpty {
+                        let assigned = await member.assignment
+                        let ends = try await cluster.listOffsets(Dictionary(assigned.map { ($0, Int64(-1)) }, uniquingKeysWith: { a, _ in a }))
+                        var atEnd = true
+                        for tp in assigned {
+                            let position = await member.position(of: tp) ?? -1
+                            if position < (ends[tp]?.offset ?? 0) { atEnd = false }
+                        }
+                        if atEnd { break }
+                    }
+                }
+                try output.flush()
+                try await member.commit()
+            } catch {
+                await member.close()
+                throw error
+            }
+            await member.close()
+        }
     }
 
     func run() async throws {
+        if let group { return try await runGroup(group) }
         let start = try parseStart()
         let topic = self.topic
         let partition = self.partition

@@ -1,0 +1,459 @@
+public import Logging
+import LogflumeWire
+import NIOCore
+
+/// Settings of a `GroupConsumer`, with the Java client's defaults.
+public struct GroupConsumerConfiguration: Sendable, Equatable {
+    /// Default: 10000 (`session.timeout.ms`).
+    public var sessionTimeoutMs: Int32 = 10_000
+    /// How long the coordinator waits for members to rejoin (`max.poll.interval.ms`). Default: 30000.
+    public var rebalanceTimeoutMs: Int32 = 30_000
+    /// Default: 1000 (`heartbeat.interval.ms`).
+    public var heartbeatIntervalMs: Int64 = 1_000
+    /// Offered in order of preference. Default: range, roundrobin.
+    public var assignors: [PartitionAssignor] = [.range, .roundrobin]
+    /// Where partitions without a committed offset start. Default: earliest.
+    public var autoOffsetReset: ConsumerConfiguration.OffsetReset = .earliest
+    /// Static membership (`group.instance.id`, KIP-345); nil = a dynamic member.
+    public var groupInstanceId: String?
+    /// Commit the positions of the partitions held before rejoining, as the Java client's
+    /// auto-commit does when partitions are revoked. Default: true.
+    public var commitOnRebalance = true
+    /// Wait after a failed group request before trying again. Default: 200.
+    public var retryBackoffMs: Int64 = 200
+    /// Fetch settings of the inner consumer (its `autoOffsetReset` is set from the one above).
+    public var consumer = ConsumerConfiguration()
+
+    public init() {}
+}
+
+/// A member of a consumer group (the classic, eager protocol): finds the coordinator, joins,
+/// the leader assigns partitions with the group's chosen assignor, and the member reads its
+/// partitions from the group's committed offsets. Heartbeats run in the background; a
+/// rebalance is handled on the next `poll`. Commit with `commit()`; `close()` leaves the group.
+///
+/// ```swift
+/// let member = GroupConsumer(cluster: cluster, groupId: "shippers", topics: ["logs"])
+/// while running {
+///     let records = try await member.poll(maxRecords: 500, timeoutMs: 1000)
+///     ... handle records ...
+///     try await member.commit()
+/// }
+/// await member.close()
+/// ```
+public actor GroupConsumer {
+    public nonisolated let cluster: KafkaCluster
+    public nonisolated let groupId: String
+    public nonisolated let topics: [String]
+    public nonisolated let configuration: GroupConsumerConfiguration
+    nonisolated let logger: Logger
+    private let consumer: Consumer
+    private let admin: Admin
+
+    private var coordinator: BrokerConnection?
+    /// The member id the coordinator gave; "" before the first join.
+    public private(set) var memberId = JoinGroupRequest.unknownMemberId
+    /// The generation joined; -1 while not a member.
+    public private(set) var generationId: Int32 = -1
+    /// The assignor the group chose at the last join.
+    public private(set) var protocolName: String?
+    /// Whether this member was the leader at the last join.
+    public private(set) var isLeader = false
+    /// The partitions assigned at the last sync, sorted.
+    public private(set) var assignment: [TopicPartition] = []
+    private var needsRejoin = true
+    private var heartbeatTask: Task<Void, Never>?
+    private var closed = false
+
+    public init(cluster: KafkaCluster, groupId: String, topics: [String], configuration: GroupConsumerConfiguration = GroupConsumerConfiguration(), logger: Logger? = nil) {
+        self.cluster = cluster
+        self.groupId = groupId
+        self.topics = Array(Set(topics)).sorted()
+        self.configuration = configuration
+        self.logger = logger ?? cluster.logger
+        var consumerConfiguration = configuration.consumer
+        consumerConfiguration.autoOffsetReset = configuration.autoOffsetReset
+        self.consumer = Consumer(cluster: cluster, configuration: consumerConfiguration, logger: logger)
+        self.admin = Admin(cluster: cluster)
+    }
+
+    private var requestTimeoutMs: Int64 { cluster.configuration.requestTimeoutMs }
+
+    // MARK: Membership
+
+    /// Joins the group (or rejoins after a rebalance) and starts reading the assigned
+    /// partitions; `poll` does this when needed.
+    public func join() async throws {
+        guard !closed else { throw KafkaClientError.invalidArgument("group consumer of '\(groupId)' is closed") }
+        heartbeatTask?.cancel()
+        heartbeatTask = nil
+        if configuration.commitOnRebalance, generationId >= 0, !assignment.isEmpty {
+            do {
+                try await commit()
+            } catch {
+                logger.debug("commit before rejoining failed", metadata: ["group": "\(groupId)", "error": "\(error)"])
+            }
+        }
+        needsRejoin = false
+        var attempts = 0
+        while true {
+            attempts += 1
+            try Task.checkCancellation()
+            do {
+                if try await joinAndSync() { break }
+            } catch let error as KafkaClientError where error.isRetriable && attempts < 50 {
+                logger.debug("joining the group failed; retrying", metadata: ["group": "\(groupId)", "error": "\(error)"])
+                coordinator = nil
+                try await Task.sleep(for: .milliseconds(configuration.retryBackoffMs))
+            }
+        }
+        try await startReading()
+        startHeartbeats()
+    }
+
+    private func coordinatorConnection() async throws -> BrokerConnection {
+        if let coordinator, coordinator.isActive { return coordinator }
+        let found = try await admin.coordinatorConnection(for: groupId)
+        coordinator = found
+        return found
+    }
+
+    /// One JoinGroup + SyncGroup round; false when it has to be tried again.
+    private func joinAndSync() async throws -> Bool {
+        let connection = try await coordinatorConnection()
+        let joinVersion = try connection.version(for: .joinGroup)
+        let subscription = ConsumerProtocolSubscription(topics: topics).encoded(version: 0)
+        let request = JoinGroupRequest(
+            groupId: groupId, sessionTimeoutMs: configuration.sessionTimeoutMs, rebalanceTimeoutMs: configuration.rebalanceTimeoutMs,
+            memberId: memberId, groupInstanceId: joinVersion >= 5 ? configuration.groupInstanceId : nil,
+            protocolType: ConsumerProtocol.protocolType,
+            protocols: configuration.assignors.map { .init(name: $0.name, metadata: subscription) }
+        )
+        let joined = try await connection.send(
+            request, version: joinVersion, as: JoinGroupResponse.self,
+            timeoutMs: Int64(configuration.rebalanceTimeoutMs) + requestTimeoutMs
+        )
+        let code = KafkaErrorCode(code: joined.errorCode)
+        switch code {
+        case .none:
+            break
+        case .memberIdRequired:
+            memberId = joined.memberId
+            return false
+        case .unknownMemberId:
+            memberId = JoinGroupRequest.unknownMemberId
+            return false
+        case .rebalanceInProgress, .illegalGeneration:
+            return false
+        case .notCoordinator, .coordinatorNotAvailable, .coordinatorLoadInProgress:
+            coordinator = nil
+            try await Task.sleep(for: .milliseconds(configuration.retryBackoffMs))
+            return false
+        default:
+            throw KafkaClientError.broker(code, message: nil, context: "join group '\(groupId)'")
+        }
+        memberId = joined.memberId
+        generationId = joined.generationId
+        protocolName = joined.protocolName
+        isLeader = joined.leader == joined.memberId
+        var assignments: [SyncGroupRequest.SyncGroupRequestAssignment] = []
+        if isLeader {
+            assignments = try await leaderAssignments(protocolName: joined.protocolName, members: joined.members)
+        }
+        let syncVersion = try connection.version(for: .syncGroup)
+        let synced = try await connection.send(
+            SyncGroupRequest(
+                groupId: groupId, generationId: generationId, memberId: memberId,
+                groupInstanceId: syncVersion >= 3 ? configuration.groupInstanceId : nil, assignments: assignments
+            ),
+            version: syncVersion, as: SyncGroupResponse.self, timeoutMs: Int64(configuration.rebalanceTimeoutMs) + requestTimeoutMs
+        )
+        let syncCode = KafkaErrorCode(code: synced.errorCode)
+        switch syncCode {
+        case .none:
+            break
+        case .rebalanceInProgress:
+            return false
+        case .unknownMemberId:
+            memberId = JoinGroupRequest.unknownMemberId
+            generationId = -1
+            return false
+        case .illegalGeneration:
+            generationId = -1
+            return false
+        case .notCoordinator, .coordinatorNotAvailable, .coordinatorLoadInProgress:
+            coordinator = nil
+            try await Task.sleep(for: .milliseconds(configuration.retryBackoffMs))
+            return false
+        default:
+            throw KafkaClientError.broker(syncCode, message: nil, context: "sync group '\(groupId)'")
+        }
+        var mine: [TopicPartition] = []
+        if synced.assignment.readableBytes > 0 {
+            let decoded: ConsumerProtocolAssignment
+            do {
+                decoded = try ConsumerProtocolAssignment(from: synced.assignment)
+            } catch {
+                throw KafkaClientError.protocolViolation(broker: connection.address, reason: "group '\(groupId)' assignment: \(error)")
+            }
+            mine = decoded.assignedPartitions.flatMap { tp in tp.partitions.map { TopicPartition(tp.topic, $0) } }
+        }
+        assignment = Array(Set(mine)).sorted()
+        logger.debug("joined group", metadata: [
+            "group": "\(groupId)", "member": "\(memberId)", "generation": "\(generationId)", "leader": "\(isLeader)",
+            "protocol": "\(joined.protocolName)", "assignment": "\(assignment)",
+        ])
+        return true
+    }
+
+    /// The leader's SyncGroup assignments for every member.
+    private func leaderAssignments(
+        protocolName: String, members: [JoinGroupResponse.JoinGroupResponseMember]
+    ) async throws -> [SyncGroupRequest.SyncGroupRequestAssignment] {
+        guard let assignor = PartitionAssignor(rawValue: protocolName) else {
+            throw KafkaClientError.invalidArgument("group '\(groupId)' chose assignor '\(protocolName)', which this client does not implement")
+        }
+        var assignorMembers: [AssignorMember] = []
+        for member in members {
+            let subscription = (try? ConsumerProtocolSubscription(from: member.metadata)) ?? ConsumerProtocolSubscription()
+            assignorMembers.append(AssignorMember(memberId: member.memberId, groupInstanceId: member.groupInstanceId, topics: subscription.topics))
+        }
+        let allTopics = Set(assignorMembers.flatMap(\.topics)).sorted()
+        let metadata = try await cluster.refreshMetadata(topics: allTopics)
+        var counts: [String: Int32] = [:]
+        for topic in allTopics {
+            if let described = metadata.topics[topic], described.error == .none, described.partitionCount > 0 {
+                counts[topic] = described.partitionCount
+            }
+        }
+        let assigned = assignor.assign(members: assignorMembers, partitionCounts: counts)
+        return members.map { member in
+            let partitions = assigned[member.memberId] ?? []
+            let byTopic = Dictionary(grouping: partitions, by: \.topic)
+            let encoded = ConsumerProtocolAssignment(assignedPartitions: byTopic.keys.sorted().map { topic in
+                ConsumerProtocol.TopicPartition(topic: topic, partitions: byTopic[topic]!.map(\.partition).sorted())
+            }).encoded(version: 0)
+            return .init(memberId: member.memberId, assignment: encoded)
+        }
+    }
+
+    /// Points the inner consumer at the assigned partitions, at the committed offsets.
+    private func startReading() async throws {
+        var starts: [TopicPartition: StartPosition] = [:]
+        if !assignment.isEmpty {
+            let committed = try await fetchCommitted(assignment)
+            let reset: StartPosition = configuration.autoOffsetReset == .latest ? .latest : .earliest
+            for tp in assignment { starts[tp] = committed[tp].map { .offset($0) } ?? reset }
+        }
+        try await consumer.assign(starts)
+    }
+
+    /// The group's committed offsets of these partitions (OffsetFetch to the coordinator).
+    public func committed(_ topicPartitions: [TopicPartition]) async throws -> [TopicPartition: Int64] {
+        try await fetchCommitted(topicPartitions)
+    }
+
+    private func fetchCommitted(_ topicPartitions: [TopicPartition]) async throws -> [TopicPartition: Int64] {
+        let connection = try await coordinatorConnection()
+        let byTopic = Dictionary(grouping: topicPartitions, by: \.topic)
+        let response = try await connection.send(
+            OffsetFetchRequest(groupId: groupId, topics: byTopic.keys.sorted().map { .init(name: $0, partitionIndexes: byTopic[$0]!.map(\.partition)) }),
+            version: try connection.version(for: .offsetFetch), as: OffsetFetchResponse.self, timeoutMs: requestTimeoutMs
+        )
+        let code = KafkaErrorCode(code: response.errorCode)
+        guard code == .none else {
+            if code == .notCoordinator || code == .coordinatorNotAvailable { coordinator = nil }
+            throw KafkaClientError.broker(code, message: nil, context: "fetch the committed offsets of group '\(groupId)'")
+        }
+        var result: [TopicPartition: Int64] = [:]
+        for topic in response.topics {
+            for partition in topic.partitions {
+                let partitionCode = KafkaErrorCode(code: partition.errorCode)
+                guard partitionCode == .none else {
+                    throw KafkaClientError.broker(partitionCode, message: nil, context: "fetch the committed offset of \(topic.name)-\(partition.partitionIndex)")
+                }
+                if partition.committedOffset >= 0 { result[TopicPartition(topic.name, partition.partitionIndex)] = partition.committedOffset }
+            }
+        }
+        return result
+    }
+
+    // MARK: Heartbeats
+
+    private func startHeartbeats() {
+        heartbeatTask?.cancel()
+        let interval = max(1, configuration.heartbeatIntervalMs)
+        let generation = generationId
+        heartbeatTask = Task { [weak self] in
+            while !Task.isCancelled {
+                do {
+                    try await Task.sleep(for: .milliseconds(interval))
+                } catch {
+                    return
+                }
+                guard let self, await self.heartbeat(generation: generation) else { return }
+            }
+        }
+    }
+
+    /// One heartbeat; false when heartbeats of this generation should stop.
+    private func heartbeat(generation: Int32) async -> Bool {
+        guard !closed, !needsRejoin, generation == generationId else { return false }
+        do {
+            let connection = try await coordinatorConnection()
+            let version = try connection.version(for: .heartbeat)
+            let response = try await connection.send(
+                HeartbeatRequest(
+                    groupId: groupId, generationId: generation, memberId: memberId,
+                    groupInstanceId: version >= 3 ? configuration.groupInstanceId : nil
+                ),
+                version: version, as: HeartbeatResponse.self, timeoutMs: requestTimeoutMs
+            )
+            guard generation == generationId else { return false }
+            let code = KafkaErrorCode(code: response.errorCode)
+            switch code {
+            case .none:
+                return true
+            case .rebalanceInProgress:
+                logger.debug("group is rebalancing", metadata: ["group": "\(groupId)"])
+                needsRejoin = true
+                return false
+            case .unknownMemberId, .illegalGeneration, .fencedInstanceId:
+                logger.info("group membership lost; rejoining", metadata: ["group": "\(groupId)", "error": "\(code.name)"])
+                if code == .unknownMemberId { memberId = JoinGroupRequest.unknownMemberId }
+                generationId = -1
+                needsRejoin = true
+                return false
+            case .notCoordinator, .coordinatorNotAvailable, .coordinatorLoadInProgress:
+                coordinator = nil
+                return true
+            default:
+                logger.warning("heartbeat failed", metadata: ["group": "\(groupId)", "error": "\(code.name)"])
+                return true
+            }
+        } catch {
+            logger.debug("heartbeat failed", metadata: ["group": "\(groupId)", "error": "\(error)"])
+            coordinator = nil
+            return true
+        }
+    }
+
+    // MARK: Consuming
+
+    /// Up to `maxRecords` records of the assigned partitions, waiting up to `timeoutMs` for the
+    /// first; joins or rejoins the group first when needed.
+    public func poll(maxRecords: Int = 500, timeoutMs: Int64 = 1000) async throws -> [ConsumerRecord] {
+        let deadline = ClientClock.uptimeMs() + max(0, timeoutMs)
+        while true {
+            if closed { return [] }
+            if needsRejoin || generationId < 0 { try await join() }
+            let left = max(0, deadline - ClientClock.uptimeMs())
+            let records = try await consumer.poll(maxRecords: maxRecords, timeoutMs: min(left, 200))
+            if !records.isEmpty { return records }
+            if ClientClock.uptimeMs() >= deadline { return [] }
+        }
+    }
+
+    /// Every record, polling as needed; ends when the member is closed or the task cancelled.
+    public nonisolated var records: GroupConsumerRecordSequence { GroupConsumerRecordSequence(member: self) }
+
+    /// The offset of the next record `poll` returns for an assigned partition.
+    public func position(of topicPartition: TopicPartition) async -> Int64? {
+        await consumer.position(of: topicPartition)
+    }
+
+    public var isClosed: Bool { closed }
+
+    // MARK: Committing
+
+    /// Commits the positions of the assigned partitions (what `poll` has returned so far).
+    public func commit() async throws {
+        var offsets: [TopicPartition: Int64] = [:]
+        for tp in assignment {
+            if let position = await consumer.position(of: tp) { offsets[tp] = position }
+        }
+        try await commit(offsets: offsets)
+    }
+
+    /// Commits these offsets (the next offset to read, per partition) with this member's
+    /// generation. A rebalance error makes the next `poll` rejoin.
+    public func commit(offsets: [TopicPartition: Int64], metadata: String? = nil) async throws {
+        guard !offsets.isEmpty else { return }
+        let connection = try await coordinatorConnection()
+        let version = try connection.version(for: .offsetCommit)
+        let byTopic = Dictionary(grouping: offsets.keys, by: \.topic)
+        let request = OffsetCommitRequest(
+            groupId: groupId, generationId: generationId, memberId: memberId,
+            groupInstanceId: version >= 7 ? configuration.groupInstanceId : nil,
+            topics: byTopic.keys.sorted().map { topic in
+                .init(name: topic, partitions: byTopic[topic]!.sorted().map {
+                    .init(partitionIndex: $0.partition, committedOffset: offsets[$0]!, committedMetadata: metadata)
+                })
+            }
+        )
+        let response = try await connection.send(request, version: version, as: OffsetCommitResponse.self, timeoutMs: requestTimeoutMs)
+        for topic in response.topics {
+            for partition in topic.partitions where partition.errorCode != 0 {
+                let code = KafkaErrorCode(code: partition.errorCode)
+                switch code {
+                case .rebalanceInProgress, .illegalGeneration, .unknownMemberId: needsRejoin = true
+                case .notCoordinator, .coordinatorNotAvailable: coordinator = nil
+                default: break
+                }
+                throw KafkaClientError.broker(code, message: nil, context: "commit \(topic.name)-\(partition.partitionIndex) for group '\(groupId)'")
+            }
+        }
+    }
+
+    // MARK: Closing
+
+    /// Stops reading and leaves the group (a static member stays until its session ends, as in
+    /// Kafka). Commit first to keep the positions.
+    public func close() async {
+        guard !closed else { return }
+        closed = true
+        heartbeatTask?.cancel()
+        heartbeatTask = nil
+        await consumer.close()
+        guard configuration.groupInstanceId == nil, memberId != JoinGroupRequest.unknownMemberId else { return }
+        do {
+            let connection = try await coordinatorConnection()
+            let version = try connection.version(for: .leaveGroup)
+            let response = try await connection.send(
+                LeaveGroupRequest(groupId: groupId, memberId: memberId, members: [.init(memberId: memberId)]),
+                version: version, as: LeaveGroupResponse.self, timeoutMs: requestTimeoutMs
+            )
+            let code = KafkaErrorCode(code: response.errorCode)
+            if code != .none { logger.debug("leave group failed", metadata: ["group": "\(groupId)", "error": "\(code.name)"]) }
+        } catch {
+            logger.debug("leave group failed", metadata: ["group": "\(groupId)", "error": "\(error)"])
+        }
+        generationId = -1
+        assignment = []
+    }
+}
+
+/// `GroupConsumer.records`: every record of the member's partitions.
+public struct GroupConsumerRecordSequence: AsyncSequence, Sendable {
+    public typealias Element = ConsumerRecord
+    let member: GroupConsumer
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        let member: GroupConsumer
+        var buffer: [ConsumerRecord] = []
+        var index = 0
+
+        public mutating func next() async throws -> ConsumerRecord? {
+            while index >= buffer.count {
+                if Task.isCancelled { return nil }
+                if await member.isClosed { return nil }
+                buffer = try await member.poll(maxRecords: member.configuration.consumer.maxPollRecords, timeoutMs: 1000)
+                index = 0
+            }
+            defer { index += 1 }
+            return buffer[index]
+        }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(member: member) }
+}
