@@ -1,7 +1,7 @@
 public import Logging
 public import LogflumeStorage
 public import LogflumeWire
-public import NIOCore
+import NIOCore
 import Synchronization
 
 /// Runs the group coordinator state machine against the broker: requests in, records appended to
