@@ -1,6 +1,6 @@
 public import Logging
 public import LogflumeStorage
-public import LogflumeWire
+import LogflumeWire
 import NIOCore
 import Synchronization
 
