@@ -168,3 +168,62 @@ def test_reset_offsets_to_datetime_then_consumption_starts_there(broker):
     assert recent.returncode == 0 and f"{topic}\t0\t" in recent.stdout and recent.stdout.split("\n")[1].endswith("\t10")
     bad = reset("--by-duration", "1H")
     assert bad.returncode != 0 and "ISO 8601 duration" in bad.stderr
+
+
+def test_partitions_move_when_members_leave_or_die(broker):
+    """Three member processes on 6 partitions; one closes (LeaveGroup), one is SIGKILLed (its
+    session times out): every partition ends up owned by the survivor."""
+    import json
+    import os
+    import signal
+    import sys
+    import threading
+    from pathlib import Path
+
+    topic = create_topic(broker, partitions=6)
+    group = new_topic_name("members")
+    script = str(Path(__file__).parent / "helpers" / "group_member.py")
+    members = {name: subprocess.Popen([sys.executable, script, broker.bootstrap, group, topic, name],
+                                      stdout=subprocess.PIPE, text=True)
+               for name in ["a", "b", "c"]}
+    latest = {}
+    lock = threading.Lock()
+
+    def follow(name, proc):
+        for line in proc.stdout:
+            event = json.loads(line)
+            if "partitions" in event:
+                with lock:
+                    latest[name] = event["partitions"]
+
+    for name, proc in members.items():
+        threading.Thread(target=follow, args=(name, proc), daemon=True).start()
+
+    def owners():
+        with lock:
+            return {k: list(v) for k, v in latest.items()}
+
+    def wait_for(predicate, timeout):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if predicate(owners()):
+                return True
+            time.sleep(0.2)
+        return False
+
+    try:
+        everyone = lambda o: len(o) == 3 and sorted(p for ps in o.values() for p in ps) == list(range(6)) and all(o.values())
+        assert wait_for(everyone, 30), f"no stable 3-member assignment: {owners()}"
+        members["b"].send_signal(signal.SIGTERM)  # librdkafka closes: LeaveGroup
+        members["b"].wait(timeout=15)
+        two = lambda o: sorted(o.get("a", []) + o.get("c", [])) == list(range(6)) and o.get("a") and o.get("c")
+        assert wait_for(two, 20), f"partitions did not move after LeaveGroup: {owners()}"
+        os.kill(members["c"].pid, signal.SIGKILL)  # no LeaveGroup: the session timeout (6 s) must notice
+        members["c"].wait(timeout=5)
+        alone = lambda o: sorted(o.get("a", [])) == list(range(6))
+        assert wait_for(alone, 25), f"partitions did not move after SIGKILL: {owners()}"
+    finally:
+        for proc in members.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=5)
