@@ -47,24 +47,16 @@ public final class GroupCoordinator: Sendable {
         _ = machine.beginLoading()
         var replayed = 0
         for partition in topics.topic(Self.topicName)?.partitions ?? [] {
-            var offset = partition.logStartOffset
-            while offset < partition.logEndOffset {
-                let batches = try partition.log.readBatches(from: offset, maxBytes: 4 << 20)
-                guard let last = batches.last else { break }
-                for batch in batches where !batch.attributes.isControl {
-                    for record in try batch.records() where record.offset >= offset {
-                        guard let key = record.key else { continue }
-                        do {
-                            try machine.replay(key: key, value: record.value)
-                            replayed += 1
-                        } catch {
-                            logger.warning("skipping unreadable __consumer_offsets record", metadata: [
-                                "partition": "\(partition.index)", "offset": "\(record.offset)", "error": "\(error)",
-                            ])
-                        }
-                    }
+            try partition.log.forEachRecord(from: partition.logStartOffset) { record, _ in
+                guard let key = record.key else { return }
+                do {
+                    try machine.replay(key: key, value: record.value)
+                    replayed += 1
+                } catch {
+                    logger.warning("skipping unreadable __consumer_offsets record", metadata: [
+                        "partition": "\(partition.index)", "offset": "\(record.offset)", "error": "\(error)",
+                    ])
                 }
-                offset = last.nextOffset
             }
         }
         machine.finishLoading(now: clock.nowMilliseconds)

@@ -251,11 +251,15 @@ public final class Partition: Sendable {
                 logger.warning("producer state snapshot unusable, replaying the log", metadata: ["dir": "\(log.directory)"])
             }
         }
-        while from < log.logEndOffset {
-            let batches = try log.readBatches(from: from, maxBytes: 8 << 20)
-            guard let last = batches.last else { break }
-            for batch in batches where batch.hasProducerId && batch.baseOffset >= from { table.record(batch.summary) }
-            from = last.nextOffset
+        let replayFrom = from
+        do {
+            try log.forEachBatch(from: replayFrom) { batch in
+                if batch.hasProducerId && batch.baseOffset >= replayFrom { table.record(batch.summary) }
+            }
+        } catch let error as LogError {
+            throw error
+        } catch {
+            throw .corruptSegment(path: log.directory, position: -1, reason: "\(error)")
         }
         return table
     }

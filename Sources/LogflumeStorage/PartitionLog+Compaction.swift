@@ -36,8 +36,10 @@ extension PartitionLog {
 
         // Closed segments never change, so the key map and the rewrites happen outside the lock.
         var latest: [ByteBuffer: Int64] = [:]
-        try forEachRecord(from: plan.logStart, to: plan.activeBase) { record, _ in
-            if let key = record.key { latest[key] = record.offset }
+        try withLogErrors {
+            try forEachRecord(from: plan.logStart, to: plan.activeBase) { record, _ in
+                if let key = record.key { latest[key] = record.offset }
+            }
         }
 
         for segment in plan.closed {
@@ -93,23 +95,6 @@ extension PartitionLog {
         return result
     }
 
-    /// Visits every record in `[from, to)` in offset order.
-    func forEachRecord(from: Int64, to: Int64, _ visit: (Record, RecordBatch) throws(LogError) -> Void) throws(LogError) {
-        var offset = from
-        while offset < to {
-            let batches = try readBatches(from: offset, maxBytes: 4 << 20, upperBound: to)
-            guard let last = batches.last else { return }
-            for batch in batches where !batch.attributes.isControl {
-                let records: [Record]
-                do { records = try batch.records() } catch {
-                    throw .corruptSegment(path: directory, position: -1, reason: error.description)
-                }
-                for record in records where record.offset >= offset { try visit(record, batch) }
-            }
-            offset = last.nextOffset
-        }
-    }
-
     /// The same batch with fewer records: offsets, producer fields and last offset preserved.
     private func rebuild(_ batch: RecordBatch, keeping records: [Record]) throws(LogError) -> RecordBatch {
         var builder = RecordBatchBuilder(
@@ -150,11 +135,10 @@ extension PartitionLog {
                 cleaned.deleteFiles()
                 return
             }
-            try original.renameFiles(appending: SegmentFileName.deleted)
+            try retire(original, &state, now: now)
             try cleaned.renameFiles(replacingSuffix: SegmentFileName.swap, with: "")
             try AtomicFile.syncDirectory(containing: cleaned.log.path)
             state.segments[index] = cleaned
-            state.pendingDeletions.append((now + state.config.fileDeleteDelayMs, original))
         }
     }
 }

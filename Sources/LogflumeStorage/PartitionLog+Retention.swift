@@ -45,8 +45,7 @@ extension PartitionLog {
         var removed: [Int64] = []
         for _ in 0..<count {
             let segment = state.segments.removeFirst()
-            try segment.renameFiles(appending: SegmentFileName.deleted)
-            state.pendingDeletions.append((now + state.config.fileDeleteDelayMs, segment))
+            try retire(segment, &state, now: now)
             removed.append(segment.baseOffset)
         }
         state.checkpoint.logStartOffset = max(state.checkpoint.logStartOffset, state.segments[0].baseOffset)
@@ -57,6 +56,13 @@ extension PartitionLog {
         ])
         unlinkDueFiles(&state, now: now)
         return removed
+    }
+
+    /// Renames a segment that left the log to `.deleted` and schedules its unlink after
+    /// `file.delete.delay.ms`, so readers holding its files finish undisturbed.
+    func retire(_ segment: LogSegment, _ state: inout State, now: Int64) throws(LogError) {
+        try segment.renameFiles(appending: SegmentFileName.deleted)
+        state.pendingDeletions.append((now + state.config.fileDeleteDelayMs, segment))
     }
 
     func unlinkDueFiles(_ state: inout State, now: Int64) {

@@ -100,18 +100,11 @@ enum NumberedRecords {
     /// Offsets whose record does not carry its own number (empty when the log is a clean prefix).
     static func mismatches(in log: PartitionLog) throws -> [Int64] {
         var wrong: [Int64] = []
-        var offset = log.logStartOffset
-        while offset < log.logEndOffset {
-            let batches = try log.readBatches(from: offset, maxBytes: 4 << 20)
-            guard let last = batches.last else { break }
-            for batch in batches {
-                for record in try batch.records() {
-                    let text = record.value.map { String(buffer: $0) } ?? ""
-                    if !text.hasPrefix("r-\(record.offset)") || record.offset != offset { wrong.append(record.offset) }
-                    offset = record.offset + 1
-                }
-            }
-            offset = last.nextOffset
+        var expected = log.logStartOffset
+        try log.forEachRecord(from: expected) { record, _ in
+            let text = record.value.map { String(buffer: $0) } ?? ""
+            if !text.hasPrefix("r-\(record.offset)") || record.offset != expected { wrong.append(record.offset) }
+            expected = record.offset + 1
         }
         return wrong
     }
