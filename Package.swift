@@ -20,6 +20,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // C libraries from Debian's -dev packages.
@@ -78,10 +80,50 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        .target(
+            name: "LogflumeMetrics",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "LogflumeAgent",
+            dependencies: [
+                "LogflumeClient", "LogflumeConfig", "LogflumeWire", "LogflumeStorage", "LogflumeMetrics", "LogflumeCompression",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "LogflumeAggregator",
+            dependencies: [
+                "LogflumeClient", "LogflumeConfig", "LogflumeWire", "LogflumeStorage", "LogflumeMetrics", "LogflumeCompression",
+                "CZlib", "CZstd",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "logflume",
             dependencies: [
                 "LogflumeWire", "LogflumeStorage", "LogflumeBroker", "LogflumeClient", "LogflumeConfig",
+                "LogflumeMetrics", "LogflumeAgent", "LogflumeAggregator",
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -127,6 +169,23 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .testTarget(
+            name: "LogflumeAgentTests",
+            dependencies: [
+                "LogflumeAgent", "LogflumeClient", "LogflumeBroker", "LogflumeWire", "LogflumeConfig",
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "LogflumeAggregatorTests",
+            dependencies: [
+                "LogflumeAggregator", "LogflumeClient", "LogflumeBroker", "LogflumeWire", "LogflumeConfig", "LogflumeCompression",
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "LogflumeMetricsTests", dependencies: ["LogflumeMetrics", .product(name: "NIOPosix", package: "swift-nio")]),
         .testTarget(name: "LogflumeCLITests", dependencies: ["logflume", "LogflumeStorage", "LogflumeWire"]),
     ],
     swiftLanguageModes: [.v6]

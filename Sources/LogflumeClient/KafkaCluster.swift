@@ -585,6 +585,8 @@ extension ClusterMetadata {
 enum ClientClock {
     static func uptimeMs() -> Int64 { Int64(NIODeadline.now().uptimeNanoseconds / 1_000_000) }
 
+    static func uptimeNanos() -> Int64 { Int64(NIODeadline.now().uptimeNanoseconds) }
+
     static func wallMs() -> Int64 {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)

@@ -30,6 +30,8 @@ public final class Producer: Sendable {
         var accumulator: RecordAccumulator
         var partitioner = Partitioner()
         var closing = false
+        /// Set by `close(abandonAfterMs:)` when time ran out: the sender stops with records undelivered.
+        var abandoned = false
         var flushWaiters = 0
         var failedRecords = 0
         var firstError: ProducerError?
@@ -80,22 +82,7 @@ public final class Producer: Sendable {
                 if state.closing { return .closed }
                 let buffered = state.accumulator.bufferedBytes
                 if buffered > 0 && buffered + size > configuration.bufferMemoryBytes { return .full }
-                let partition: Int32
-                if let chosen = record.partition {
-                    partition = chosen
-                } else if let key = record.key {
-                    partition = Partitioner.partition(forKey: key.readableBytesView, partitionCount: partitionCount)
-                } else {
-                    partition = state.partitioner.stickyPartition(topic: record.topic, partitionCount: partitionCount)
-                }
-                let result = state.accumulator.append(
-                    to: TopicPartition(record.topic, partition), key: record.key, value: record.value, headers: record.headers,
-                    timestamp: timestamp, now: now, delivery: onDelivery
-                )
-                if result.batchIsFull && record.partition == nil && record.key == nil {
-                    state.partitioner.batchCompleted(topic: record.topic, partition: partition, partitionCount: partitionCount)
-                }
-                return .appended(result)
+                return .appended(place(record, partitionCount: partitionCount, timestamp: timestamp, now: now, onDelivery: onDelivery, in: &state))
             }
             switch outcome {
             case .appended(let result):
@@ -115,6 +102,72 @@ public final class Producer: Sendable {
                 await completed.wait(untilUptimeMs: limit)
                 try Task.checkCancellation()
             }
+        }
+    }
+
+    /// Puts one record in its partition's batch; the caller holds the lock and checked space.
+    private func place(
+        _ record: ProducerRecord, partitionCount: Int32, timestamp: Int64, now: Int64, onDelivery: DeliveryCallback?, in state: inout State
+    ) -> RecordAccumulator.AppendResult {
+        let partition: Int32
+        if let chosen = record.partition {
+            partition = chosen
+        } else if let key = record.key {
+            partition = Partitioner.partition(forKey: key.readableBytesView, partitionCount: partitionCount)
+        } else {
+            partition = state.partitioner.stickyPartition(topic: record.topic, partitionCount: partitionCount)
+        }
+        let result = state.accumulator.append(
+            to: TopicPartition(record.topic, partition), key: record.key, value: record.value, headers: record.headers,
+            timestamp: timestamp, now: now, delivery: onDelivery
+        )
+        if result.batchIsFull && record.partition == nil && record.key == nil {
+            state.partitioner.batchCompleted(topic: record.topic, partition: partition, partitionCount: partitionCount)
+        }
+        return result
+    }
+
+    /// Queues records in order without waiting for buffer space, under one lock: for callers
+    /// that ship many records at once and bound memory themselves. Every record taken gets
+    /// `onDelivery` (one callback shared by all). Waits for metadata like `enqueue`.
+    /// - Returns: how many records from the front were taken; fewer than all when the buffer
+    ///   filled (`waitForBufferSpace` tells when to offer the rest).
+    public func enqueueAvailable(_ records: ArraySlice<ProducerRecord>, onDelivery: DeliveryCallback?) async throws -> Int {
+        var partitionCounts: [String: Int32] = [:]
+        for record in records where partitionCounts[record.topic] == nil {
+            let count = try await partitionCount(of: record.topic)
+            if let partition = record.partition, partition < 0 || partition >= count {
+                throw KafkaClientError.unknownTopicOrPartition(topic: record.topic, partition: partition)
+            }
+            partitionCounts[record.topic] = count
+        }
+        let now = ClientClock.uptimeMs()
+        let wallNow = ClientClock.wallMs()
+        let (taken, wake) = try state.withLock { state throws(ProducerError) -> (Int, Bool) in
+            if state.closing { throw .closed }
+            var taken = 0
+            var wake = false
+            for record in records {
+                let buffered = state.accumulator.bufferedBytes
+                if buffered > 0 && buffered + record.estimatedSize > configuration.bufferMemoryBytes { break }
+                let result = place(
+                    record, partitionCount: partitionCounts[record.topic]!, timestamp: record.timestamp ?? wallNow, now: now,
+                    onDelivery: onDelivery, in: &state
+                )
+                wake = wake || result.batchIsFull || result.createdBatch
+                taken += 1
+            }
+            return (taken, wake)
+        }
+        if wake { senderWake.ring() }
+        return taken
+    }
+
+    /// Returns once fewer than `bytes` are buffered, or after `timeoutMs`.
+    public func waitForBufferSpace(below bytes: Int, timeoutMs: Int64) async {
+        let deadline = ClientClock.uptimeMs() + timeoutMs
+        while state.withLock({ $0.accumulator.bufferedBytes >= bytes }) && ClientClock.uptimeMs() < deadline {
+            await completed.wait(untilUptimeMs: deadline)
         }
     }
 
@@ -167,8 +220,37 @@ public final class Producer: Sendable {
         await task?.value
     }
 
+    /// Like `close()`, but gives up after `abandonAfterMs`: records still undelivered then get no
+    /// report. For callers that keep their own record of what was acknowledged (the agent's
+    /// checkpoints) and must stop even while the broker is away.
+    /// - Returns: whether everything was delivered.
+    @discardableResult
+    public func close(abandonAfterMs: Int64) async -> Bool {
+        state.withLock { $0.closing = true }
+        senderWake.ring()
+        let deadline = ClientClock.uptimeMs() + abandonAfterMs
+        while state.withLock({ !$0.accumulator.isEmpty }) && ClientClock.uptimeMs() < deadline {
+            await completed.wait(untilUptimeMs: deadline)
+        }
+        let delivered = state.withLock { state -> Bool in
+            if !state.accumulator.isEmpty { state.abandoned = true }
+            return !state.abandoned
+        }
+        senderWake.ring()
+        let task = sender.withLock { $0 }
+        await task?.value
+        return delivered
+    }
+
     /// Records enqueued and not yet reported.
     public var pendingRecords: Int { state.withLock { $0.accumulator.pendingRecords } }
+
+    /// Bytes of records enqueued and not yet reported (bounded by `bufferMemoryBytes`).
+    public var bufferedBytes: Int { state.withLock { $0.accumulator.bufferedBytes } }
+
+    /// Time from sending the last answered Produce request to its response, in nanoseconds.
+    public var lastRoundTripNanoseconds: Int64 { lastRoundTripNanos.load(ordering: .relaxed) }
+    private let lastRoundTripNanos = Atomic<Int64>(0)
 
     // MARK: Metadata
 
@@ -240,7 +322,7 @@ public final class Producer: Sendable {
                     state.partitioner.batchCompleted(topic: tp.topic, partition: tp.partition, partitionCount: metadata.partitionCount(of: tp.topic) ?? 1)
                 }
                 for completion in drained.failed { Self.count(completion, in: &state) }
-                return (drained, state.closing && state.accumulator.isEmpty)
+                return (drained, state.closing && (state.accumulator.isEmpty || state.abandoned))
             }
             report(drained.failed)
             if finished { return }
@@ -324,7 +406,9 @@ public final class Producer: Sendable {
                     produce, version: version, expectResponse: configuration.acks != .none, timeoutMs: configuration.requestTimeoutMs
                 )
                 let sent = encoded
+                let sentAt = ClientClock.uptimeNanos()
                 response.whenComplete { result in
+                    if case .success = result { self.lastRoundTripNanos.store(ClientClock.uptimeNanos() - sentAt, ordering: .relaxed) }
                     self.handle(result, batches: sent, version: version, broker: connection.address)
                 }
             }

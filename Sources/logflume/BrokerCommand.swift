@@ -52,29 +52,10 @@ struct BrokerCommand: AsyncParsableCommand {
         if let nodeId { settings.nodeId = nodeId }
 
         let logger = makeLogger(level: Logger.Level(rawValue: settings.logLevel) ?? .info)
-        let clock = SystemWallClock()
-        let topics = try TopicStore(dataDirectory: settings.dataDirectory, defaults: settings.topicDefaults, clock: clock, logger: logger)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
-        let broker = try Broker(config: settings, topics: topics, clock: clock, logger: logger, groupConfig: settings.groups)
-        let server = KafkaServer(
-            listen: settings.listen, maxFrameBytes: settings.socketRequestMaxBytes, processor: broker, group: group, logger: logger
-        )
-        let maintenance: [any Service] = [
-            GroupCoordinatorTicker(coordinator: broker.groups),
-            LogMaintenance(topics: topics, task: .retention, intervalMs: settings.retentionCheckIntervalMs, clock: clock, logger: logger),
-            LogMaintenance(topics: topics, task: .compaction, intervalMs: settings.cleanerBackoffMs, clock: clock, logger: logger),
-            LogMaintenance(
-                topics: topics, task: .flush(producerIdExpirationMs: settings.producerIdExpirationMs),
-                intervalMs: settings.flushSchedulerIntervalMs, clock: clock, logger: logger
-            ),
-        ]
-        // Services stop in reverse order: the listener first, the topic store (flush, markers) last.
+        let broker = try BrokerServices(settings: settings, group: group, logger: logger)
         let serviceGroup = ServiceGroup(
-            configuration: .init(
-                services: [.init(service: TopicStoreService(topics: topics))] + maintenance.map { .init(service: $0) } + [.init(service: server)],
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger
-            )
+            configuration: .init(services: broker.services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         )
         try await serviceGroup.run()
         try await group.shutdownGracefully()
