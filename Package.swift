@@ -185,7 +185,15 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "LogflumeMetricsTests", dependencies: ["LogflumeMetrics", .product(name: "NIOPosix", package: "swift-nio")]),
+        .testTarget(
+            name: "LogflumeMetricsTests",
+            dependencies: [
+                "LogflumeMetrics",
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .testTarget(name: "LogflumeCLITests", dependencies: ["logflume", "LogflumeStorage", "LogflumeWire"]),
     ],
     swiftLanguageModes: [.v6]
