@@ -1,0 +1,156 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import LogflumeClient
+import LogflumeWire
+
+/// How data files are written: format, codec and part size.
+public struct OutputSettings: Sendable, Equatable {
+    /// Default: jsonl.
+    public var format: OutputFormat = .jsonl
+    /// Default: gzip.
+    public var codec: OutputCodec = .gzip
+    /// nil = the codec's default level (gzip 6, zstd 3).
+    public var compressionLevel: Int?
+    /// A part file ends after the record that takes its uncompressed size to this. Counted before
+    /// compression so part boundaries depend on the records alone. Default: 256 MiB.
+    public var maxFileBytes: Int64 = 256 << 20
+
+    public init() {}
+}
+
+/// Writes one partition's records of one bucket (or late round) into part files staged on the
+/// sink; `publish` fsyncs and publishes them under deterministic names.
+///
+/// Records are compressed in chunks whose boundaries depend only on the record sequence, and the
+/// gzip header carries no time, so the same records always give the same bytes: a rebuild after
+/// a crash overwrites a file with identical content, and a replay reproduces it.
+final class BucketFileWriter {
+    let topic: String
+    let partition: Int32
+    let directory: String
+    let settings: OutputSettings
+    let sink: any HourSink
+    let instance: String
+
+    /// Uncompressed bytes handed to the compressor at once.
+    static let chunkBytes = 64 << 10
+
+    private struct Part {
+        var name: String
+        var staged: String
+        var fd: Int32
+        var compressor: StreamCompressor
+        var pending: [UInt8] = []
+        var uncompressedBytes: Int64 = 0
+        var bytes: Int64 = 0
+        var crc: UInt32 = 0
+        var firstOffset: Int64
+        var lastOffset: Int64
+        var records: Int64 = 0
+        var minTimestamp: Int64
+        var maxTimestamp: Int64
+    }
+
+    private var current: Part?
+    private var finished: [(staged: String, file: OutputFile)] = []
+    private var line: [UInt8] = []
+
+    init(topic: String, partition: Int32, directory: String, settings: OutputSettings, sink: any HourSink, instance: String) {
+        self.topic = topic
+        self.partition = partition
+        self.directory = directory
+        self.settings = settings
+        self.sink = sink
+        self.instance = instance
+    }
+
+    deinit { abandon() }
+
+    /// Appends a record of this partition; offsets must increase.
+    func append(_ record: ConsumerRecord) throws {
+        line.removeAll(keepingCapacity: true)
+        settings.format.encode(record, into: &line)
+        if current == nil { current = try openPart(firstOffset: record.offset, timestamp: record.timestamp) }
+        current!.pending += line
+        current!.uncompressedBytes += Int64(line.count)
+        current!.lastOffset = record.offset
+        current!.records += 1
+        current!.minTimestamp = min(current!.minTimestamp, record.timestamp)
+        current!.maxTimestamp = max(current!.maxTimestamp, record.timestamp)
+        if current!.pending.count >= Self.chunkBytes { try flushPending(finish: false) }
+        if current!.uncompressedBytes >= settings.maxFileBytes { try finishPart() }
+    }
+
+    var hasRecords: Bool { current != nil || !finished.isEmpty }
+
+    /// Finishes the last part and publishes every part; returns them in offset order.
+    func publish() throws -> [OutputFile] {
+        if current != nil { try finishPart() }
+        for part in finished { try sink.publish(staged: part.staged, to: directory + "/" + part.file.name) }
+        let files = finished.map(\.file)
+        finished = []
+        return files
+    }
+
+    /// Closes and deletes whatever was staged (a rebalance or shutdown before the bucket closed).
+    func abandon() {
+        if let current {
+            close(current.fd)
+            sink.discard(staged: current.staged)
+        }
+        current = nil
+        for part in finished { sink.discard(staged: part.staged) }
+        finished = []
+    }
+
+    // MARK: Parts
+
+    private func openPart(firstOffset: Int64, timestamp: Int64) throws -> Part {
+        let name = OutputFile.name(topic: topic, partition: partition, firstOffset: firstOffset, format: settings.format, codec: settings.codec)
+        let staged = try sink.stagingPath(for: directory + "/" + name, instance: instance)
+        let fd = open(staged, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw LocalFileSystemSink.Failure(operation: "create", path: staged, errno: errno) }
+        do {
+            let compressor = try StreamCompressor(codec: settings.codec, level: settings.compressionLevel)
+            return Part(
+                name: name, staged: staged, fd: fd, compressor: compressor, firstOffset: firstOffset, lastOffset: firstOffset,
+                minTimestamp: timestamp, maxTimestamp: timestamp
+            )
+        } catch {
+            close(fd)
+            unlink(staged)
+            throw error
+        }
+    }
+
+    private func flushPending(finish: Bool) throws {
+        guard var part = current else { return }
+        defer { current = part }
+        try part.compressor.write(part.pending, finish: finish) { chunk in
+            try writeAll(fd: part.fd, chunk, path: part.staged)
+            part.bytes += Int64(chunk.count)
+            part.crc = CRC32C.checksum(chunk, extending: part.crc)
+        }
+        part.pending.removeAll(keepingCapacity: !finish)
+    }
+
+    private func finishPart() throws {
+        try flushPending(finish: true)
+        guard let part = current else { return }
+        current = nil
+        guard fsync(part.fd) == 0 else {
+            let failure = LocalFileSystemSink.Failure(operation: "fsync", path: part.staged, errno: errno)
+            close(part.fd)
+            sink.discard(staged: part.staged)
+            throw failure
+        }
+        close(part.fd)
+        let crc = String(part.crc, radix: 16)
+        finished.append((part.staged, OutputFile(
+            name: part.name, partition: partition, firstOffset: part.firstOffset, lastOffset: part.lastOffset, records: part.records,
+            bytes: part.bytes, crc32c: String(repeating: "0", count: 8 - crc.count) + crc,
+            minTimestamp: part.minTimestamp, maxTimestamp: part.maxTimestamp
+        )))
+    }
+}

@@ -1,0 +1,93 @@
+public import LogflumeClient
+public import LogflumeStorage
+public import Logging
+public import ServiceLifecycle
+import Synchronization
+
+/// `logflume aggregator` as a swift-service-lifecycle `Service`: a consumer-group member that
+/// writes hour-exact buckets with done-markers. On graceful shutdown (SIGTERM) it stops after the
+/// current poll, drops files of buckets still open (they are rebuilt from the committed safe
+/// offsets by whoever reads the partitions next) and leaves the group.
+///
+/// Any failure (sink, broker, rebalance mid-commit) ends the current session and starts a new
+/// one from the committed offsets after a backoff, exactly as a restart would.
+public final class AggregatorService: Service {
+    public let config: AggregatorConfig
+    public let cluster: KafkaCluster
+    public let sink: any HourSink
+    public let metrics: AggregatorMetrics
+    let clock: any WallClock
+    let logger: Logger
+    /// A random id naming this process's staging files.
+    let instance: String
+    private let stopping = Atomic<Bool>(false)
+    let faults: (@Sendable (CrashPoint) throws -> Void)?
+
+    /// - Parameters:
+    ///   - sink: default: the local filesystem under `config.root`.
+    ///   - clock: the wall clock that stands in for idle partitions.
+    public convenience init(config: AggregatorConfig, cluster: KafkaCluster, sink: (any HourSink)? = nil, clock: any WallClock = SystemWallClock(), logger: Logger) {
+        self.init(config: config, cluster: cluster, sink: sink, clock: clock, logger: logger, faults: nil)
+    }
+
+    init(
+        config: AggregatorConfig, cluster: KafkaCluster, sink: (any HourSink)?, clock: any WallClock, logger: Logger,
+        faults: (@Sendable (CrashPoint) throws -> Void)?
+    ) {
+        self.faults = faults
+        self.config = config
+        self.cluster = cluster
+        self.sink = sink ?? LocalFileSystemSink(root: config.root)
+        self.clock = clock
+        self.logger = logger
+        self.metrics = AggregatorMetrics(topics: config.topics)
+        self.instance = String(UInt64.random(in: 0...UInt64.max) & 0xFFFF_FFFF_FFFF, radix: 16)
+    }
+
+    public func run() async throws {
+        let hooks = AsyncStream<DoneHook.Job>.makeStream()
+        try await withGracefulShutdownHandler {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                if let hook = config.doneHook {
+                    group.addTask { [logger, metrics] in
+                        for await job in hooks.stream { _ = await hook.run(job, logger: logger, metrics: metrics) }
+                    }
+                }
+                defer { hooks.continuation.finish() }
+                try await runSessions(hookJobs: config.doneHook == nil ? nil : hooks.continuation)
+                hooks.continuation.finish()
+                try await group.waitForAll()
+            }
+        } onGracefulShutdown: {
+            self.stopping.store(true, ordering: .relaxed)
+        }
+        logger.info("aggregator stopped")
+    }
+
+    private func runSessions(hookJobs: AsyncStream<DoneHook.Job>.Continuation?) async throws {
+        var backoffMs: Int64 = 250
+        while !stopping.load(ordering: .relaxed) {
+            let session = AggregatorSession(
+                config: config, cluster: cluster, sink: sink, clock: clock, logger: logger, metrics: metrics, instance: instance,
+                hookJobs: hookJobs, faults: faults
+            )
+            do {
+                try await session.run { stopping.load(ordering: .relaxed) }
+                await session.close()
+                return
+            } catch is CancellationError {
+                await session.close()
+                throw CancellationError()
+            } catch {
+                if error is LocalFileSystemSink.Failure { metrics.sinkError() }
+                logger.error("aggregator session failed; starting again from the committed offsets", metadata: [
+                    "error": "\(error)", "retry.ms": "\(backoffMs)",
+                ])
+                await session.close()
+                if stopping.load(ordering: .relaxed) { return }
+                try await Task.sleep(for: .milliseconds(backoffMs))
+                backoffMs = min(backoffMs * 2, 30_000)
+            }
+        }
+    }
+}

@@ -1,0 +1,199 @@
+import LogflumeAggregator
+import Testing
+
+/// ms since the epoch of an ISO time, for readable tests.
+func at(_ text: String) -> Int64 { EventTime.parse(text)! }
+
+private let minute: Int64 = 60_000
+
+@Suite struct AggregationStateMachineTests {
+    func machine(delay: Int64 = 5 * minute, idle: Int64 = minute, maxOpen: Int = 4, late: LatePolicy = .lateDirectory, partitions: [Int32] = [0]) -> AggregationStateMachine {
+        var settings = AggregationSettings()
+        settings.delayMs = delay
+        settings.idleTimeoutMs = idle
+        settings.maxOpenBuckets = maxOpen
+        settings.latePolicy = late
+        var machine = AggregationStateMachine(topic: "web", calendar: BucketCalendar(granularity: .hour), settings: settings)
+        for partition in partitions { machine.partitionAssigned(partition, recovery: PartitionRecovery(), now: at("2024-03-01T12:00Z")) }
+        return machine
+    }
+
+    let now = at("2024-03-01T12:30Z")
+
+    @Test func outOfOrderRecordsAcrossAnHourBoundaryLandInTheirOwnHour() {
+        var m = machine()
+        let ten = BucketKey(bucketStart: at("2024-03-01T10:00Z"), kind: .main)
+        let eleven = BucketKey(bucketStart: at("2024-03-01T11:00Z"), kind: .main)
+        #expect(m.recordReceived(partition: 0, offset: 0, timestamp: at("2024-03-01T10:59:59Z"), now: now) == .append(ten, BucketCalendar(granularity: .hour).bucket(containing: ten.bucketStart)))
+        guard case .append(let k1, _) = m.recordReceived(partition: 0, offset: 1, timestamp: at("2024-03-01T11:00:01Z"), now: now) else { Issue.record(); return }
+        guard case .append(let k2, _) = m.recordReceived(partition: 0, offset: 2, timestamp: at("2024-03-01T10:59:58Z"), now: now) else { Issue.record(); return }
+        #expect(k1 == eleven)
+        #expect(k2 == ten)
+        #expect(m.openSlice(ten, partition: 0) == BucketSlice(firstOffset: 0, lastOffset: 2, records: 2, minTimestamp: at("2024-03-01T10:59:58Z"), maxTimestamp: at("2024-03-01T10:59:59Z")))
+        #expect(m.openSlice(eleven, partition: 0)?.records == 1)
+        // The safe offset is held by the oldest open record.
+        #expect(m.safeOffset(of: 0) == 0)
+    }
+
+    @Test func anHourClosesOnlyAfterTheDelayWindow() {
+        var m = machine(delay: 5 * minute)
+        _ = m.recordReceived(partition: 0, offset: 0, timestamp: at("2024-03-01T10:30Z"), now: now)
+        _ = m.recordReceived(partition: 0, offset: 1, timestamp: at("2024-03-01T11:04Z"), now: now)
+        #expect(m.tick(now: now, caughtUp: []).isEmpty)
+        #expect(m.watermark == at("2024-03-01T11:04Z"))
+        _ = m.recordReceived(partition: 0, offset: 2, timestamp: at("2024-03-01T11:05:00.001Z"), now: now)
+        let closes = m.tick(now: now, caughtUp: [])
+        #expect(closes.count == 1)
+        #expect(closes.first?.key == BucketKey(bucketStart: at("2024-03-01T10:00Z"), kind: .main))
+        #expect(closes.first?.reason == .watermark)
+        #expect(closes.first?.partitions == [0])
+        #expect(closes.first?.slices[0]?.lastOffset == 0)
+        #expect(m.closedThrough(of: 0) == at("2024-03-01T11:00Z"))
+        #expect(m.safeOffset(of: 0) == 1)
+        #expect(m.commitPlan() == [SafeCommit(partition: 0, offset: 1, metadata: ProgressMetadata(closedThrough: at("2024-03-01T11:00Z")))])
+    }
+
+    @Test func anIdlePartitionStopsHoldingTheWatermarkBackAfterTheIdleTimeout() {
+        var m = machine(delay: 0, idle: minute, partitions: [0, 1])
+        let start = at("2024-03-01T12:00Z")
+        _ = m.recordReceived(partition: 0, offset: 0, timestamp: at("2024-03-01T10:30Z"), now: start)
+        _ = m.recordReceived(partition: 0, offset: 1, timestamp: at("2024-03-01T11:30Z"), now: start)
+        // Partition 1 has no records and is not caught up: the watermark stays unknown.
+        #expect(m.tick(now: start, caughtUp: [0]).isEmpty)
+        #expect(m.watermark == nil)
+        // Caught up, but not idle long enough.
+        #expect(m.tick(now: start + 30_000, caughtUp: [0, 1]).isEmpty)
+        // Idle for the timeout: partition 0's event time is the watermark; hour 10 closes for both.
+        let closes = m.tick(now: start + minute + 1, caughtUp: [1])
+        #expect(m.watermark == at("2024-03-01T11:30Z"))
+        #expect(closes.map(\.bucket.label.hour) == [10])
+        #expect(closes.first?.partitions == [0, 1])
+        #expect(closes.first?.slices.keys.sorted() == [0])
+    }
+
+    @Test func whenEveryPartitionIsIdleTheWallClockIsTheWatermark() {
+        var m = machine(delay: 0, idle: minute)
+        let start = at("2024-03-01T12:00Z")
+        _ = m.recordReceived(partition: 0, offset: 0, timestamp: at("2024-03-01T11:59Z"), now: start)
+        #expect(m.tick(now: start, caughtUp: [0]).isEmpty)
+        let closes = m.tick(now: start + minute, caughtUp: [0])
+        #expect(m.watermark == start + minute)
+        #expect(closes.map(\.bucket.label.hour) == [11])
+    }
+
+    @Test func emptyHoursBetweenRecordsAreClosedSoTheyGetMarkers() {
+        var m = machine(delay: 0)
+        _ = m.recordReceived(partition: 0, offset: 0, timestamp: at("2024-03-01T08:10Z"), now: now)
+        _ = m.recordReceived(partition: 0, offset: 1, timestamp: at("2024-03-01T11:10Z"), now: now)
+        let closes = m.tick(now: now, caughtUp: [])
+        #expect(closes.map(\.bucket.label.hour) == [8, 9, 10])
+        #expect(closes.map { $0.slices.isEmpty } == [false, true, true])
+        #expect(closes.allSatisfy { $0.partitions == [0] })
+    }
+
+    @Test func tooManyOpenHoursForceTheOldestClosed() {
+        var m = machine(delay: 0, maxOpen: 2, partitions: [0, 1])
+        // Partition 1 holds the watermark back (no records, not idle); hours pile up on 0.
+        for (offset, hour) in [9, 10, 11].enumerated() {
+            _ = m.recordReceived(partition: 0, offset: Int64(offset), timestamp: at("2024-03-01T\(hour < 10 ? "0" : "")\(hour):15Z"), now: now)
+        }
+        let closes = m.tick(now: now, caughtUp: [])
+        #expect(closes.count == 1)
+        #expect(closes.first?.bucket.label.hour == 9)
+        #expect(closes.first?.reason == .maxOpenBuckets)
+        #expect(m.openBuckets.count == 2)
+        // Hour 9 is closed now: a record for it is late.
+        guard case .append(let key, _) = m.recordReceived(partition: 0, offset: 3, timestamp: at("2024-03-01T09:50Z"), now: now) else { Issue.record(); return }
+        #expect(key.kind == .late)
+    }
+
+    @Test func lateRecordsFollowThePolicy() {
+        for policy in LatePolicy.allCases {
+            var m = machine(delay: 0, late: policy)
+            _ = m.recordReceived(partition: 0, offset: 0, timestamp: at("2024-03-01T10:10Z"), now: now)
+            _ = m.recordReceived(partition: 0, offset: 1, timestamp: at("2024-03-01T11:10Z"), now: now)
+            #expect(m.tick(now: now, caughtUp: []).count == 1)
+            let action = m.recordReceived(partition: 0, offset: 2, timestamp: at("2024-03-01T10:20Z"), now: now)
+            let bucket = BucketCalendar(granularity: .hour).bucket(containing: at("2024-03-01T10:00Z"))
+            switch policy {
+            case .drop: #expect(action == .dropLate(bucket))
+            case .lateDirectory: #expect(action == .append(BucketKey(bucketStart: bucket.start, kind: .late), bucket))
+            case .reopen: #expect(action == .append(BucketKey(bucketStart: bucket.start, kind: .reopen), bucket))
+            }
+            // The late round closes with the bucket the watermark was in when it opened (11:00).
+            _ = m.recordReceived(partition: 0, offset: 3, timestamp: at("2024-03-01T12:00:01Z"), now: now)
+            let closes = m.tick(now: now, caughtUp: [])
+            if policy == .drop {
+                #expect(closes.map(\.key.kind) == [.main])
+                #expect(m.safeOffset(of: 0) == 3)
+            } else {
+                #expect(closes.map(\.key.kind) == [.main, policy == .reopen ? .reopen : .late])
+                #expect(closes.last?.reason == .lateRound)
+                #expect(closes.last?.slices[0] == BucketSlice(firstOffset: 2, lastOffset: 2, records: 1, minTimestamp: at("2024-03-01T10:20Z"), maxTimestamp: at("2024-03-01T10:20Z")))
+                #expect(m.fences(of: 0)[bucket.start] == 2)
+            }
+        }
+    }
+
+    @Test func afterARestartRecordsAtOrBelowAClosedHoursFenceAreSkipped() {
+        var m = machine(delay: 5 * minute)
+        // 11:59 arrives first, then hour 10's records, then hour 12: hour 10 closes while offset 0
+        // (hour 11) is still open, so its fence (3) lies above the safe offset (0).
+        let times = ["11:59", "10:10", "10:20", "10:30", "12:01"]
+        for (offset, time) in times.enumerated() {
+            _ = m.recordReceived(partition: 0, offset: Int64(offset), timestamp: at("2024-03-01T\(time)Z"), now: now)
+        }
+        let closes = m.tick(now: now, caughtUp: [])
+        #expect(closes.map(\.bucket.label.hour) == [10])
+        let plan = m.commitPlan()
+        #expect(plan == [SafeCommit(partition: 0, offset: 0, metadata: ProgressMetadata(closedThrough: at("2024-03-01T11:00Z"), fences: [at("2024-03-01T10:00Z"): 3]))])
+        m.committed(plan)
+
+        // Crash; a new instance starts from the commit and reads offsets 0... again.
+        var restarted = machine(delay: 5 * minute, partitions: [])
+        restarted.partitionAssigned(0, recovery: PartitionRecovery(committedOffset: plan[0].offset, progress: ProgressMetadata(decoding: plan[0].metadata.encoded)!), now: now)
+        var actions: [RecordAction] = []
+        for (offset, time) in times.enumerated() {
+            actions.append(restarted.recordReceived(partition: 0, offset: Int64(offset), timestamp: at("2024-03-01T\(time)Z"), now: now))
+        }
+        let calendar = BucketCalendar(granularity: .hour)
+        let ten = calendar.bucket(containing: at("2024-03-01T10:00Z"))
+        #expect(actions[1...3].allSatisfy { $0 == .skipBelowFence(ten, fence: 3) })
+        #expect(actions[0] == .append(BucketKey(bucketStart: at("2024-03-01T11:00Z"), kind: .main), calendar.bucket(containing: at("2024-03-01T11:00Z"))))
+        // A record of hour 10 beyond the fence is late, not a duplicate.
+        guard case .append(let key, _) = restarted.recordReceived(partition: 0, offset: 5, timestamp: at("2024-03-01T10:40Z"), now: now) else { Issue.record(); return }
+        #expect(key.kind == .late)
+    }
+
+    @Test func committedFencesAreOnlyThoseAboveTheSafeOffset() {
+        var m = machine(delay: 0)
+        _ = m.recordReceived(partition: 0, offset: 0, timestamp: at("2024-03-01T10:10Z"), now: now)
+        _ = m.recordReceived(partition: 0, offset: 1, timestamp: at("2024-03-01T11:10Z"), now: now)
+        _ = m.tick(now: now, caughtUp: [])
+        let plan = m.commitPlan()
+        // Hour 10's fence (0) is below the safe offset (1): never needed again.
+        #expect(plan.first?.metadata.fences.isEmpty == true)
+        m.committed(plan)
+        #expect(m.commitPlan().isEmpty)
+        #expect(m.fences(of: 0).isEmpty)
+    }
+
+    @Test func farFutureEventTimesDoNotRunTheWatermarkAhead() {
+        var m = machine(delay: 0)
+        _ = m.recordReceived(partition: 0, offset: 0, timestamp: at("2024-03-01T10:10Z"), now: now)
+        _ = m.recordReceived(partition: 0, offset: 1, timestamp: at("2031-01-01T00:00Z"), now: now)
+        _ = m.tick(now: now, caughtUp: [])
+        #expect(m.watermark == now + AggregationSettings().maxFutureSkewMs)
+        #expect(m.closedThrough(of: 0) == at("2024-03-01T13:00Z"))
+    }
+
+    @Test func progressMetadataRoundTripsAndStaysShort() {
+        var fences: [Int64: Int64] = [:]
+        for i in 0..<100 { fences[at("2024-03-01T00:00Z") + Int64(i) * 3_600_000] = 9_000_000_000_000 + Int64(i) }
+        let metadata = ProgressMetadata(closedThrough: at("2024-03-05T04:00Z"), fences: fences)
+        #expect(ProgressMetadata(decoding: metadata.encoded) == metadata)
+        #expect(metadata.encoded.utf8.count < ProgressMetadata.maxBytes)
+        #expect(ProgressMetadata(decoding: "") == nil)
+        #expect(ProgressMetadata(decoding: "lf1") == ProgressMetadata())
+    }
+}
