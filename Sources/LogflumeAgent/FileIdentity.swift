@@ -49,6 +49,8 @@ struct FileStatus {
     var isRegular: Bool
     var isDirectory: Bool
     var linkCount: UInt64
+    /// Last modification, ns since the epoch.
+    var modifiedNs: Int64
 
     init(_ info: stat) {
         key = FileKey(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
@@ -56,6 +58,7 @@ struct FileStatus {
         isRegular = (info.st_mode & S_IFMT) == S_IFREG
         isDirectory = (info.st_mode & S_IFMT) == S_IFDIR
         linkCount = UInt64(info.st_nlink)
+        modifiedNs = Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec)
     }
 
     static func of(path: String) -> Result<FileStatus, SystemError> {

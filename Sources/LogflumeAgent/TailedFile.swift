@@ -21,6 +21,8 @@ final class TailedFile {
     var progress: FileProgress
     /// The size at the last look, to tell growth from truncation and to count lost bytes.
     var lastSize: Int64
+    /// The file's modification time at the last look: older files of an input are read first.
+    var modifiedNs: Int64 = 0
     /// Wall-clock ms of the last time the file grew (or was opened).
     var lastGrowthAt: Int64
     /// Set when no glob matches it any more: renamed away or deleted.

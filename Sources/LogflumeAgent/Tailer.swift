@@ -87,12 +87,22 @@ final class Tailer {
         }
         dirty.removeAll(keepingCapacity: true)
         var readAny = false
-        for key in candidates.sorted(by: { $0.inode < $1.inode }) {
-            guard let file = files[key] else { continue }
+        // Within an input, the oldest file with unread bytes goes first and the others wait for
+        // the next pass: a rotated file is finished before its successor, so event time reaches
+        // the broker roughly in order and downstream hours are not closed under late lines.
+        // Different inputs share the reading fairly.
+        var servedInputs: Set<Int> = []
+        let ordered = candidates.compactMap { files[$0] }.sorted { ($0.input, $0.modifiedNs, $0.key.inode) < ($1.input, $1.modifiedNs, $1.key.inode) }
+        for file in ordered {
+            if servedInputs.contains(file.input) && file.stalled == nil && !file.assembler.hasPending && file.goneSince == nil {
+                dirty.insert(file.key)
+                continue
+            }
             let read = await pump(file, now: now)
             // A stalled file already waited in the shipper: no extra sleep.
             if read > 0 || file.stalled != nil { readAny = true }
-            if read >= config.readChunkBytes { dirty.insert(key) }
+            if read > 0 { servedInputs.insert(file.input) }
+            if read >= config.readChunkBytes { dirty.insert(file.key) }
             if file.stalled != nil { break }  // the shipper is full: stop reading anything
         }
         closeFinishedFiles(now: now)
@@ -207,6 +217,7 @@ final class Tailer {
             key: opened.key, input: inputIndex, descriptor: descriptor, path: path, headers: factories[inputIndex].baseHeaders(path: path),
             fingerprint: fingerprint, offset: offset, maxLineBytes: input.maxLineBytes, now: now, size: opened.size
         )
+        file.modifiedNs = opened.modifiedNs
         files[opened.key] = file
         dirty.insert(opened.key)
         counters.add(.filesOpened)
@@ -274,6 +285,7 @@ final class Tailer {
             return 0
         }
         let wasAtEnd = file.lastSize <= file.readOffset
+        file.modifiedNs = status.modifiedNs
         if status.size > file.lastSize { file.lastGrowthAt = now }
         file.lastSize = status.size
         if status.size == file.readOffset {

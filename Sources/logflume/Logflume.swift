@@ -10,6 +10,6 @@ struct Logflume: AsyncParsableCommand {
             Today the partition log is in place; `logflume demo` shows it surviving SIGKILL.
             The broker, agent and aggregator subcommands arrive with their issues.
             """,
-        subcommands: [BrokerCommand.self, AggregatorCommand.self, AgentCommand.self, DemoCommand.self, LogCommand.self, TopicsCommand.self, GroupsCommand.self, ProduceCommand.self, ConsumeCommand.self]
+        subcommands: [UpCommand.self, BrokerCommand.self, AgentCommand.self, AggregatorCommand.self, DemoCommand.self, LogCommand.self, TopicsCommand.self, GroupsCommand.self, ProduceCommand.self, ConsumeCommand.self]
     )
 }
