@@ -7,8 +7,8 @@ struct Logflume: AsyncParsableCommand {
         commandName: "logflume",
         abstract: "Log shipping: edge agents -> Kafka-compatible broker -> hour-exact files.",
         discussion: """
-            Today the partition log is in place; `logflume demo` shows it surviving SIGKILL.
-            The broker, agent and aggregator subcommands arrive with their issues.
+            `logflume up` runs the whole pipeline in one process over sample nginx logs.
+            On real hosts: `agent` on web hosts, `broker` where the log lives, `aggregator` where hour files go.
             """,
         subcommands: [UpCommand.self, BrokerCommand.self, AgentCommand.self, AggregatorCommand.self, DemoCommand.self, LogCommand.self, TopicsCommand.self, GroupsCommand.self, ProduceCommand.self, ConsumeCommand.self]
     )
