@@ -54,7 +54,7 @@ LOGFLUME_SETUP_BENCH=1 scripts/setup
 if [[ -n "${LOGFLUME_BIN:-}" ]]; then
     logflume="$LOGFLUME_BIN"
 else
-    swift build -c release --product logflume --scratch-path "$scratch"
+    scripts/build-release --product logflume --scratch-path "$scratch"
     logflume="$scratch/release/logflume"
 fi
 if [[ -x scripts/compat-venv ]]; then

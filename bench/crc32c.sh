@@ -7,5 +7,5 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scratch="${SCRATCH_PATH:-.build}"
 
-swift build -c release --product logflume-bench --scratch-path "$scratch"
+scripts/build-release --product logflume-bench --scratch-path "$scratch"
 exec "$scratch/release/logflume-bench" crc32c "$@"

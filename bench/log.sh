@@ -28,8 +28,8 @@ reopen_bytes="${REOPEN_BYTES:-$((5 << 30))}"
 data="${BENCH_DIR:-$root/.bench-data}"
 
 LOGFLUME_SETUP_BENCH=1 scripts/setup
-swift build -c release --product logflume-bench --scratch-path "$scratch"
-swift build -c release --product logflume --scratch-path "$scratch"
+scripts/build-release --product logflume-bench --scratch-path "$scratch"
+scripts/build-release --product logflume --scratch-path "$scratch"
 bench="$scratch/release/logflume-bench"
 logflume="$scratch/release/logflume"
 

@@ -20,7 +20,7 @@ public struct AgentConfig: Sendable {
     public var closeInactiveMs: Int64 = 300_000
     public var producer = ProducerConfiguration()
     public var partitioner: Partitioning = .sticky
-    public var memoryBufferBytes = 16 << 20
+    public var memoryBufferBytes = 8 << 20
     public var whenFull: WhenFull = .block
     public var spoolMaxBytes: Int64 = 1 << 30
     public var spoolAfterMs: Int64 = 5_000
@@ -64,7 +64,7 @@ public struct AgentConfig: Sendable {
             .init("output.retry_backoff", .duration, default: "100ms", "First wait before a failed batch is retried; doubles per attempt."),
             .init("output.retry_backoff_max", .duration, default: "10s", "Longest wait between retries; retries never stop."),
             .init("output.request_timeout", .duration, default: "30s", "A Produce request unanswered this long is retried."),
-            .init("buffer.memory_bytes", .size, default: "16MiB", "Lines awaiting acknowledgement in memory; when full, reading waits (or spools, see spool.after)."),
+            .init("buffer.memory_bytes", .size, default: "8MiB", "Lines awaiting acknowledgement in memory; when full, reading waits (or spools, see spool.after)."),
             .init("buffer.when_full", .choice(["block", "drop_newest"]), default: "block", "When memory and spool are full: pause reading, or drop lines (counted)."),
             .init("spool.max_bytes", .size, default: "1GiB", "On-disk spool for lines the broker has not taken; 0: no spool."),
             .init("spool.after", .duration, default: "5s", "With the memory buffer full, lines go to the spool once the broker has acknowledged nothing for this long."),

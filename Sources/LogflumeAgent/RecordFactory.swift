@@ -30,10 +30,13 @@ struct RecordFactory {
     }
 
     /// The record for one line. `readTimeMs` stands in for the event time when the line has none.
+    /// A raw value is copied into `arena` and left nil, with its place returned: the caller
+    /// slices the values once the arena is complete (writing after slicing would copy it), one
+    /// allocation per chunk rather than per line.
     func record(
         line: LineAssembler.Line, unterminated: Bool, headers baseHeaders: [RecordHeader], readTimeMs: Int64,
-        counters: inout LineCounts
-    ) -> ProducerRecord {
+        counters: inout LineCounts, arena: inout ByteBuffer
+    ) -> (record: ProducerRecord, rawValueAt: Range<Int>?) {
         var headers = baseHeaders
         let parsed: ParsedLine
         if case .plain = input.format {
@@ -53,11 +56,14 @@ struct RecordFactory {
             counters.unterminated += 1
             headers.append(RecordHeader(key: Self.unterminatedHeader, value: ByteBuffer(string: "true")))
         }
-        let value: ByteBuffer
+        var value: ByteBuffer?
+        var rawValueAt: Range<Int>?
         if input.value == .json && parsed.failure == nil {
             value = ByteBuffer(bytes: parsed.jsonObject())
         } else {
-            value = ByteBuffer(bytes: line.bytes)
+            let start = arena.writerIndex
+            arena.writeBytes(line.bytes)
+            rawValueAt = start..<arena.writerIndex
         }
         let key: ByteBuffer?
         switch input.key {
@@ -65,7 +71,8 @@ struct RecordFactory {
         case .host: key = hostBuffer
         case .remoteAddress: key = parsed.value(of: "remote_addr").map { ByteBuffer(string: $0) }
         }
-        return ProducerRecord(topic: topic, key: key, value: value, headers: headers, timestamp: parsed.eventTimeMs ?? readTimeMs)
+        let record = ProducerRecord(topic: topic, key: key, value: value, headers: headers, timestamp: parsed.eventTimeMs ?? readTimeMs)
+        return (record, rawValueAt)
     }
 }
 

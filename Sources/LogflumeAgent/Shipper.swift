@@ -13,8 +13,10 @@ final class Shipper: Sendable {
     let spool: Spool?
     let memoryBufferBytes: Int
     let spoolAfterMs: Int64
-    /// When the broker last acknowledged a line (or the agent started).
+    /// When `linesShipped` was last seen to change (or the agent started), and its value then:
+    /// the broker's silence is measured from it without a clock read per acknowledgement.
     private let lastProgressAt: Atomic<Int64>
+    private let lastShippedSeen = Atomic<Int>(0)
     let whenFull: AgentConfig.WhenFull
     let counters: AgentCounters
     let logger: Logger
@@ -58,7 +60,7 @@ final class Shipper: Sendable {
                     break
                 }
                 // The memory buffer is full. A slow broker means wait; a silent one means spool.
-                if spool != nil && clock.nowMilliseconds - lastProgressAt.load(ordering: .relaxed) >= spoolAfterMs { break }
+                if spool != nil && brokerSilentMs() >= spoolAfterMs { break }
                 if waits == 2 { return spool == nil ? dropIfConfigured(remaining, chunk: chunk) : remaining }
                 waits += 1
                 await producer.waitForBufferSpace(below: memoryBufferBytes, timeoutMs: 100)
@@ -67,7 +69,7 @@ final class Shipper: Sendable {
             spooling.store(true, ordering: .relaxed)
             logger.warning(
                 "the broker has acknowledged nothing for a while: spooling lines to disk",
-                metadata: ["spool": "\(spool.directory)", "silent_ms": "\(clock.nowMilliseconds - lastProgressAt.load(ordering: .relaxed))"]
+                metadata: ["spool": "\(spool.directory)", "silent_ms": "\(brokerSilentMs())"]
             )
         }
         guard let spool else { return dropIfConfigured(remaining, chunk: chunk) }
@@ -84,6 +86,17 @@ final class Shipper: Sendable {
         return dropIfConfigured(remaining, chunk: chunk)
     }
 
+    /// How long the broker has acknowledged nothing, as far as this shipper has looked.
+    private func brokerSilentMs() -> Int64 {
+        let now = clock.nowMilliseconds
+        let shipped = counters[.linesShipped]
+        if shipped != lastShippedSeen.load(ordering: .relaxed) {
+            lastShippedSeen.store(shipped, ordering: .relaxed)
+            lastProgressAt.store(now, ordering: .relaxed)
+        }
+        return now - lastProgressAt.load(ordering: .relaxed)
+    }
+
     private func dropIfConfigured(_ records: ArraySlice<ProducerRecord>, chunk: ShippedChunk) -> ArraySlice<ProducerRecord> {
         guard whenFull == .dropNewest else { return records }
         counters.add(.linesDropped, records.count)
@@ -93,9 +106,7 @@ final class Shipper: Sendable {
 
     private func delivered(_ report: DeliveryReport, chunk: ShippedChunk) {
         switch report.result {
-        case .success:
-            counters.add(.linesShipped)
-            lastProgressAt.store(clock.nowMilliseconds, ordering: .relaxed)
+        case .success: counters.add(.linesShipped)
         case .failure(let error): failed(error)
         }
         chunk.recordsSettled()
@@ -122,9 +133,7 @@ final class Shipper: Sendable {
                 for (segment, records) in spool.read(maxBytes: max(64 << 10, memoryBufferBytes / 4)) {
                     let onDelivery: DeliveryCallback = { [self] report in
                         switch report.result {
-                        case .success:
-                            counters.add(.linesShipped)
-                            lastProgressAt.store(clock.nowMilliseconds, ordering: .relaxed)
+                        case .success: counters.add(.linesShipped)
                         case .failure(let error): failed(error)
                         }
                         segment.settled.add(1, ordering: .releasing)

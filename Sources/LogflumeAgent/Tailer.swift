@@ -2,6 +2,7 @@ import Logging
 import LogflumeClient
 import LogflumeStorage
 import LogflumeWire
+import NIOCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -329,9 +330,14 @@ final class Tailer {
         var records: [ProducerRecord] = []
         var counts = LineCounts()
         let headers = file.headers
+        var arena = ByteBufferAllocator().buffer(capacity: config.readChunkBytes + file.assembler.pendingLength)
+        var rawValues: [(index: Int, at: Range<Int>)] = []
         produce(&file.assembler) { line, _ in
-            records.append(factory.record(line: line, unterminated: unterminated, headers: headers, readTimeMs: now, counters: &counts))
+            let made = factory.record(line: line, unterminated: unterminated, headers: headers, readTimeMs: now, counters: &counts, arena: &arena)
+            if let at = made.rawValueAt { rawValues.append((records.count, at)) }
+            records.append(made.record)
         }
+        for (index, at) in rawValues { records[index].value = arena.getSlice(at: at.lowerBound, length: at.count) }
         guard !records.isEmpty else { return nil }
         counters.add(.linesRead, records.count)
         counters.add(.parseErrors, counts.parseErrors)

@@ -147,11 +147,18 @@ public final class Producer: Sendable {
             if state.closing { throw .closed }
             var taken = 0
             var wake = false
+            // Records of one call nearly always share a topic: look its partition count up once.
+            var lastTopic = ""
+            var lastCount: Int32 = 0
             for record in records {
                 let buffered = state.accumulator.bufferedBytes
                 if buffered > 0 && buffered + record.estimatedSize > configuration.bufferMemoryBytes { break }
+                if record.topic != lastTopic {
+                    lastTopic = record.topic
+                    lastCount = partitionCounts[record.topic]!
+                }
                 let result = place(
-                    record, partitionCount: partitionCounts[record.topic]!, timestamp: record.timestamp ?? wallNow, now: now,
+                    record, partitionCount: lastCount, timestamp: record.timestamp ?? wallNow, now: now,
                     onDelivery: onDelivery, in: &state
                 )
                 wake = wake || result.batchIsFull || result.createdBatch

@@ -406,7 +406,9 @@ struct PartitionQueue: Sendable {
             result.batchIsFull = true
         }
         if open == nil {
-            let capacity = min(configuration.batchBytes, max(size + RecordBatch.headerSize, 16 * 1024))
+            // Reserved whole up front: large allocations are mapped lazily, so untouched space costs no
+            // memory, and the batch never copies itself while growing.
+            let capacity = max(configuration.batchBytes, size + RecordBatch.headerSize)
             open = PendingBatch(builder: RecordBatchBuilder(compression: configuration.compression, capacity: capacity), createdAt: now)
             result.createdBatch = true
         }

@@ -57,6 +57,50 @@ struct AgentConfigTests {
         #expect(error("brokers = [\"nohost\"]\n[[input]]\npaths = [\"/a\"]").contains(":1: key 'brokers':"))
     }
 
+    /// The value a `key = value` line gives, in a comparable form, read through the schema.
+    private func typedValue(_ line: String, schema: ConfigSchema) throws -> String {
+        let values = try schema.read(ConfigDocument.parse(line, file: "sample"))
+        return Self.render(values, schema: schema, key: String(line.split(separator: "=")[0]).trimmingCharacters(in: .whitespaces))
+    }
+
+    private static func render(_ values: ConfigValues, schema: ConfigSchema, key: String) -> String {
+        switch schema.key(key)!.kind {
+        case .string, .choice: return values.string(key)
+        case .integer, .duration, .size: return String(values.integer(key))
+        case .boolean: return String(values.boolean(key))
+        case .float: return String(values.float(key))
+        case .stringArray: return values.strings(key).joined(separator: ",")
+        }
+    }
+
+    @Test("the sample configs document every key with its real default (`# key = default`)")
+    func samplesDocumentDefaults() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        for sample in ["nginx.toml", "app.toml"] {
+            let text = try String(contentsOf: root.appendingPathComponent("agents/\(sample)"), encoding: .utf8)
+            var top: [String: String] = [:]
+            var firstInput: [String: String] = [:]
+            var inputs = 0
+            for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
+                let line = raw.trimmingCharacters(in: .whitespaces)
+                if line.hasPrefix("[[input]]") { inputs += 1 }
+                guard line.hasPrefix("# "), line.contains(" = ") else { continue }
+                let assignment = String(line.dropFirst(2))
+                let key = String(assignment.split(separator: "=")[0]).trimmingCharacters(in: .whitespaces)
+                guard !key.contains(" ") else { continue }
+                if inputs == 0 { top[key] = assignment } else if inputs == 1 { firstInput[key] = assignment }
+            }
+            for (schema, documented, part) in [(AgentConfig.schema, top, "top level"), (InputConfig.schema, firstInput, "first [[input]]")] {
+                let defaults = try schema.read(ConfigDocument.parse("", file: "defaults"))
+                let expectedKeys = Set(schema.keys.map(\.name)).subtracting(part == "first [[input]]" ? ["paths"] : [])
+                #expect(Set(documented.keys) == expectedKeys, "\(sample) \(part): keys documented differ from the schema")
+                for (key, line) in documented where schema.key(key) != nil {
+                    #expect(try typedValue(line, schema: schema) == Self.render(defaults, schema: schema, key: key), "\(sample): \(line)")
+                }
+            }
+        }
+    }
+
     @Test("the sample configs under agents/ are valid")
     func samples() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
