@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The aggregator (issue 6) next to the raw consume rate, in one run on loopback:
+#   1. a topic filled by the agent from a generated 1,000,000-line nginx access log (3 hours);
+#   2. kcat -C of the whole topic to /dev/null: the raw consume rate (records/s);
+#   3. the aggregator writing gzip, then zstd hour files from the same topic, timed until every
+#      hour has its _SUCCESS marker (the 1 s idle timeout that lets the last hour close is
+#      included). Goal: >= 0.7 x the raw rate.
+#   4. latency: minute buckets with a 5 s delay; a line per 50 ms; the time from a minute's last
+#      line written to its marker. Goal: delay + at most 10 s.
+# Environment: RUNS (default 3), LINES (default 1000000), LATENCY_SECONDS (default 150),
+# SCRATCH_PATH (default .build), LOGFLUME_BIN (skip the build), KEEP=1 keeps the work directory.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+root=$(pwd)
+scratch="${SCRATCH_PATH:-.build}"
+if [[ -z "${LOGFLUME_BIN:-}" ]]; then
+    scripts/build-release --product logflume --scratch-path "$scratch"
+    LOGFLUME_BIN="$root/$scratch/release/logflume"
+fi
+scripts/compat-venv >/dev/null
+python="$root/.build/compat-venv/bin/python"
+work=$(mktemp -d "${TMPDIR:-/tmp}/logflume-aggregator-bench.XXXXXX")
+cleanup() {
+    [[ -n "${broker_pid:-}" ]] && kill "$broker_pid" 2>/dev/null && wait "$broker_pid" 2>/dev/null || true
+    [[ "${KEEP:-0}" == 1 ]] && echo "kept $work" || rm -rf "$work"
+}
+trap cleanup EXIT
+port=$("$python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$LOGFLUME_BIN" broker --listen "127.0.0.1:$port" --data-dir "$work/broker" >"$work/broker.log" 2>&1 &
+broker_pid=$!
+for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+"$python" bench/agent/gen_nginx_log.py "$work/access.log" --lines "${LINES:-1000000}" --hours 3 >/dev/null
+echo "== aggregator throughput vs kcat -C (runs: ${RUNS:-3})"
+"$python" bench/aggregator/run.py throughput --bin "$LOGFLUME_BIN" --bootstrap "127.0.0.1:$port" --work "$work" \
+    --input "$work/access.log" --runs "${RUNS:-3}"
+echo "== line written -> done-marker latency"
+"$python" bench/aggregator/run.py latency --bin "$LOGFLUME_BIN" --bootstrap "127.0.0.1:$port" --work "$work" \
+    --seconds "${LATENCY_SECONDS:-150}"

@@ -1,0 +1,203 @@
+#!/usr/bin/env python3
+"""bench/aggregator.sh's measurements (run with the compat venv's python).
+
+  throughput: a topic filled by the logflume agent from a generated nginx access log (event
+      times spanning a few hours) is read by kcat -C to /dev/null (the raw consume rate), then by
+      the aggregator writing gzip and zstd hour files; each run is timed from start until every
+      hour of the log has its _SUCCESS marker. Medians of RUNS runs.
+  latency: a writer appends a line every 50 ms (request time = now) to a file the agent tails;
+      the aggregator buckets by minute with a delay of DELAY s. For each minute M that closes, the
+      time from the minute's last line being written to M's _SUCCESS appearing is measured; it
+      must be at most delay + 10 s.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from confluent_kafka import Consumer, TopicPartition
+
+
+def end_offsets(bootstrap: str, topic: str) -> int:
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-offsets"})
+    try:
+        md = c.list_topics(topic, timeout=10)
+        total = 0
+        for p in md.topics[topic].partitions:
+            _, high = c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+            total += high
+        return total
+    finally:
+        c.close()
+
+
+def wait_for(predicate, timeout: float, what: str, poll: float = 0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(poll)
+    raise SystemExit(f"timed out waiting for {what}")
+
+
+def start(cmd: list[str], log: Path) -> subprocess.Popen:
+    return subprocess.Popen(cmd, stdout=open(log, "ab"), stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def stop(proc: subprocess.Popen):
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def agent_config(path: Path, bootstrap: str, topic: str, state: Path, log_glob: str):
+    path.write_text(
+        f'brokers = ["{bootstrap}"]\ntopic = "{topic}"\nstate_dir = "{state}"\nscan_interval = "200ms"\n'
+        f'output.linger = "5ms"\n\n[[input]]\npaths = ["{log_glob}"]\nformat = "nginx_combined"\n'
+    )
+
+
+def aggregator_config(path: Path, bootstrap: str, topic: str, group: str, root: Path, codec: str, granularity: str, delay: str, idle: str):
+    path.write_text(
+        f'tick_interval = "200ms"\nlog_level = "warning"\n[kafka]\nbootstrap_servers = "{bootstrap}"\ngroup_id = "{group}"\n'
+        f'topics = ["{topic}"]\nmax_poll_records = 5000\n[buckets]\ngranularity = "{granularity}"\ndelay = "{delay}"\n'
+        f'idle_timeout = "{idle}"\nmax_open_hours = 8\n[output]\nroot = "{root}"\ncodec = "{codec}"\n'
+    )
+
+
+def throughput(args) -> None:
+    work = Path(args.work)
+    bin = args.bin
+    topic = "agg-bench"
+    logs = work / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    shutil.copy(args.input, logs / "access.log")
+    lines = sum(1 for _ in open(args.input, "rb"))
+    agent_config(work / "agent.toml", args.bootstrap, topic, work / "agent-state", str(logs / "access.log"))
+    agent = start([bin, "agent", "--config", str(work / "agent.toml")], work / "agent.log")
+    wait_for(lambda: end_offsets(args.bootstrap, topic) >= lines, 300, "the agent to ship the input", poll=0.5)
+    stop(agent)
+    total = end_offsets(args.bootstrap, topic)
+    hours = sorted({l.split(b"[", 1)[1][:14] for l in open(args.input, "rb")})  # dd/Mon/yyyy:HH
+    print(f"topic {topic}: {total} records of {lines} lines, {len(hours)} hours of event time", flush=True)
+
+    raw = []
+    for run in range(args.runs):
+        started = time.monotonic()
+        subprocess.run(["kcat", "-b", args.bootstrap, "-t", topic, "-C", "-e", "-q", "-o", "beginning", "-f", "%s\n"],
+                       stdout=subprocess.DEVNULL, check=True)
+        raw.append(total / (time.monotonic() - started))
+    raw_rate = statistics.median(raw)
+    print(f"kcat -C raw consume: median {raw_rate:,.0f} records/s over {args.runs} runs ({', '.join(f'{r:,.0f}' for r in raw)})", flush=True)
+
+    results = {}
+    for codec in ("gzip", "zstd"):
+        rates, cpus = [], []
+        for run in range(args.runs):
+            root = work / f"out-{codec}-{run}"
+            shutil.rmtree(root, ignore_errors=True)
+            config = work / f"aggregator-{codec}.toml"
+            aggregator_config(config, args.bootstrap, topic, f"bench-{codec}-{run}-{time.time_ns()}", root, codec, "hour", "1m", "1s")
+            started = time.monotonic()
+            proc = start([bin, "aggregator", "--config", str(config)], work / f"aggregator-{codec}.log")
+
+            def done() -> bool:
+                markers = list((root / topic).glob("dt=*/hr=*/_SUCCESS")) if (root / topic).exists() else []
+                return len(markers) >= len(hours)
+            wait_for(done, 600, f"{len(hours)} markers from the {codec} aggregator")
+            elapsed = time.monotonic() - started
+            cpus.append(cpu_seconds(proc.pid))
+            stop(proc)
+            written = sum(int(m.read_text().split('"records" : ')[1].split(",")[0].split("\n")[0])
+                          for m in (root / topic).glob("dt=*/hr=*/_manifest.json"))
+            assert written == total, f"{codec}: manifests count {written} records, the topic has {total}"
+            rates.append(total / elapsed)
+            shutil.rmtree(root, ignore_errors=True)
+        rate = statistics.median(rates)
+        results[codec] = rate
+        print(f"aggregator {codec}: median {rate:,.0f} records/s ({', '.join(f'{r:,.0f}' for r in rates)}), "
+              f"CPU {statistics.median(cpus):.2f} s, ratio to kcat {rate / raw_rate:.2f} (goal >= 0.70; idle_timeout 1 s included)", flush=True)
+
+
+def latency(args) -> None:
+    work = Path(args.work)
+    bin = args.bin
+    topic = "agg-latency"
+    logs = work / "latency-logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    log = logs / "access.log"
+    log.touch()
+    root = work / "out-latency"
+    agent_config(work / "agent-latency.toml", args.bootstrap, topic, work / "agent-latency-state", str(log))
+    aggregator_config(work / "aggregator-latency.toml", args.bootstrap, topic, f"bench-latency-{time.time_ns()}", root, "gzip",
+                      "minute", f"{args.delay}s", "1m")
+    agent = start([bin, "agent", "--config", str(work / "agent-latency.toml")], work / "agent-latency.log")
+    aggregator = start([bin, "aggregator", "--config", str(work / "aggregator-latency.toml")], work / "aggregator-latency.log")
+    last_written: dict[str, float] = {}
+    seen: dict[str, float] = {}
+    end = time.time() + args.seconds
+    fd = os.open(log, os.O_WRONLY | os.O_APPEND)
+    try:
+        while time.time() < end or len(seen) < 2:
+            now = time.time()
+            stamp = datetime.datetime.fromtimestamp(now, datetime.timezone.utc)
+            os.write(fd, f'10.0.0.1 - - [{stamp.strftime("%d/%b/%Y:%H:%M:%S +0000")}] "GET / HTTP/1.1" 200 1 "-" "bench"\n'.encode())
+            last_written[stamp.strftime("dt=%Y-%m-%d/hr=%H/min=%M")] = now
+            for marker in (root / topic).glob("dt=*/hr=*/min=*/_SUCCESS") if (root / topic).exists() else []:
+                bucket = str(marker.parent.relative_to(root / topic))
+                if bucket not in seen:
+                    seen[bucket] = time.time()
+            if time.time() > end + 180:
+                raise SystemExit(f"no markers after {args.seconds + 180} s: {seen}")
+            time.sleep(0.05)
+    finally:
+        os.close(fd)
+        stop(agent)
+        stop(aggregator)
+    worst = 0.0
+    for bucket, at in sorted(seen.items()):
+        if bucket not in last_written:
+            continue
+        waited = at - last_written[bucket]
+        worst = max(worst, waited)
+        print(f"  {bucket}: last line written -> _SUCCESS in {waited:.1f} s (delay {args.delay} s + {waited - args.delay:.1f} s)")
+    print(f"latency: worst {worst:.1f} s from a minute's last line to its marker = delay {args.delay} s + {worst - args.delay:.1f} s "
+          f"(goal: delay + at most 10 s)", flush=True)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("throughput")
+    l = sub.add_parser("latency")
+    for p in (t, l):
+        p.add_argument("--bin", required=True)
+        p.add_argument("--bootstrap", required=True)
+        p.add_argument("--work", required=True)
+    t.add_argument("--input", required=True)
+    t.add_argument("--runs", type=int, default=3)
+    l.add_argument("--delay", type=int, default=5)
+    l.add_argument("--seconds", type=int, default=150)
+    args = parser.parse_args()
+    throughput(args) if args.command == "throughput" else latency(args)
+
+
+if __name__ == "__main__":
+    main()
