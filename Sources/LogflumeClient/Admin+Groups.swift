@@ -105,6 +105,6 @@ extension Admin {
         )
         let code = KafkaErrorCode(code: found.errorCode)
         guard code == .none else { throw KafkaClientError.broker(code, message: found.errorMessage, context: "find the coordinator of '\(groupId)'") }
-        return try await cluster.connection(to: found.nodeId)
+        return try await cluster.coordinatorConnection(to: found.nodeId)
     }
 }

@@ -175,6 +175,10 @@ public final class KafkaCluster: Sendable {
 
     private enum ConnectionKey: Hashable {
         case broker(Int32)
+        /// A second connection to a broker for group-coordinator requests: a broker answers a
+        /// connection's requests in order, so a commit or heartbeat sharing the connection of a
+        /// long-polling Fetch would wait out the poll (the Java client keeps them apart too).
+        case coordinator(Int32)
         case bootstrap(Int)
     }
 
@@ -284,6 +288,17 @@ public final class KafkaCluster: Sendable {
         }
     }
 
+    /// The connection for group-coordinator requests to `brokerId`, kept apart from the one
+    /// fetches and produces use.
+    public func coordinatorConnection(to brokerId: Int32) async throws -> BrokerConnection {
+        try await operation {
+            if metadata.brokers[brokerId] == nil {
+                _ = try await fetchMetadata(topics: [], allowAutoTopicCreation: false)
+            }
+            return try await connection(for: .coordinator(brokerId))
+        }
+    }
+
     /// Some live connection: an open one if any, else a known broker, else a bootstrap server.
     public func anyConnection() async throws -> BrokerConnection {
         try await operation {
@@ -353,14 +368,17 @@ public final class KafkaCluster: Sendable {
         state.withLock { state in
             var ready: [ConnectionKey] = []
             for (key, slot) in state.connections {
+                // Coordinator connections may be parked on a JoinGroup: never lend them out.
+                if case .coordinator = key { continue }
                 if case .ready(let connection) = slot, connection.isActive { ready.append(key) }
             }
             ready.sort { lhs, rhs in
                 switch (lhs, rhs) {
                 case (.broker(let a), .broker(let b)): return a < b
-                case (.broker, .bootstrap): return true
-                case (.bootstrap, .broker): return false
+                case (.broker, _): return true
+                case (_, .broker): return false
                 case (.bootstrap(let a), .bootstrap(let b)): return a < b
+                default: return false
                 }
             }
             var keys = ready
@@ -391,7 +409,7 @@ public final class KafkaCluster: Sendable {
             case nil:
                 let address: BrokerAddress
                 switch key {
-                case .broker(let id):
+                case .broker(let id), .coordinator(let id):
                     guard let known = state.metadata.brokers[id] else { return .unknownBroker }
                     address = known
                 case .bootstrap(let index):
