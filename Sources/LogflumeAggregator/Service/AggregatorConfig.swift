@@ -1,3 +1,4 @@
+import Foundation
 public import LogflumeConfig
 
 /// Everything `logflume aggregator` is configured with. `conf/aggregator.toml` lists the same
@@ -23,6 +24,8 @@ public struct AggregatorConfig: Sendable {
     public var output = OutputSettings()
     /// Default: "./out".
     public var root = "./out"
+    /// `output.sink = "s3"`: where in S3 buckets go instead of under `root`. Default: nil (local).
+    public var s3: S3SinkConfiguration?
     /// How far back unfinished buckets are looked for (to write their marker after a crash, or
     /// to complete a partition's share of another instance's bucket). Default: 48 h.
     public var markerLookbackMs: Int64 = 172_800_000
@@ -49,7 +52,7 @@ public struct AggregatorConfig: Sendable {
         .init("buckets.max_open_hours", .integer, default: "4", "Open buckets (and late rounds) at most; beyond it the oldest is closed early (logged and counted)."),
         .init("buckets.max_future_skew", .duration, default: "1h", "Event times further ahead of the clock count as this far ahead for the watermark."),
         .init("output.root", .string, default: "./out", "Directory the <topic>/dt=YYYY-MM-DD/hr=HH/ tree is written under."),
-        .init("output.sink", .choice(["local"]), default: "local", "Where buckets go; local is the filesystem under output.root."),
+        .init("output.sink", .choice(["local", "s3"]), default: "local", "Where buckets go: local (the filesystem under output.root) or s3 (the [s3] keys)."),
         .init("output.format", .choice(["jsonl", "raw"]), default: "jsonl", "jsonl: one JSON object per record; raw: the record value and a newline."),
         .init("output.codec", .choice(["gzip", "zstd", "none"]), default: "gzip", "Compression of data files."),
         .init("output.compression_level", .integer, default: "-1", "Codec level; -1 picks the codec default (gzip 6, zstd 3)."),
@@ -62,7 +65,7 @@ public struct AggregatorConfig: Sendable {
         .init("done_hook.timeout", .duration, default: "5m", "A done-hook run taking longer is killed and retried."),
         .init("tick_interval", .duration, default: "1s", "How often the watermark advances and buckets close."),
         .init("log_level", .choice(["trace", "debug", "info", "notice", "warning", "error", "critical"]), default: "info", "Log verbosity."),
-    ])
+    ] + S3SinkConfiguration.schemaKeys)
 
     /// Reads `path` through the schema.
     public static func load(file path: String) throws(ConfigError) -> AggregatorConfig {
@@ -108,6 +111,11 @@ public struct AggregatorConfig: Sendable {
         output.maxFileBytes = values.integer("output.max_file_bytes")
         guard output.maxFileBytes >= 1 else { throw values.invalid("output.max_file_bytes", "must be positive") }
         markerLookbackMs = values.integer("output.marker_lookback")
+        if values.string("output.sink") == "s3" {
+            s3 = try S3SinkConfiguration(values: values, environment: ProcessInfo.processInfo.environment)
+            // One PUT carries at most 5 GiB; a part can exceed max_file_bytes by one record.
+            guard output.maxFileBytes <= 4 << 30 else { throw values.invalid("output.max_file_bytes", "at most 4GiB with sink = \"s3\" (single-PUT uploads)") }
+        }
         let command = values.string("done_hook.command")
         if !command.isEmpty {
             var hook = DoneHook(command: command)

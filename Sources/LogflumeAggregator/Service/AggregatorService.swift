@@ -24,7 +24,7 @@ public final class AggregatorService: Service {
     let faults: (@Sendable (CrashPoint) throws -> Void)?
 
     /// - Parameters:
-    ///   - sink: default: the local filesystem under `config.root`.
+    ///   - sink: default: what `config` names, the local filesystem under `config.root` or S3.
     ///   - clock: the wall clock that stands in for idle partitions.
     public convenience init(config: AggregatorConfig, cluster: KafkaCluster, sink: (any HourSink)? = nil, clock: any WallClock = SystemWallClock(), logger: Logger) {
         self.init(config: config, cluster: cluster, sink: sink, clock: clock, logger: logger, faults: nil)
@@ -37,7 +37,7 @@ public final class AggregatorService: Service {
         self.faults = faults
         self.config = config
         self.cluster = cluster
-        self.sink = sink ?? LocalFileSystemSink(root: config.root)
+        self.sink = sink ?? config.makeSink(logger: logger)
         self.clock = clock
         self.logger = logger
         self.metrics = AggregatorMetrics(topics: config.topics)
@@ -79,7 +79,7 @@ public final class AggregatorService: Service {
                 await session.close()
                 throw CancellationError()
             } catch {
-                if error is LocalFileSystemSink.Failure { metrics.sinkError() }
+                if error is LocalFileSystemSink.Failure || error is S3Error { metrics.sinkError() }
                 logger.error("aggregator session failed; starting again from the committed offsets", metadata: [
                     "error": "\(error)", "retry.ms": "\(backoffMs)",
                 ])

@@ -1,0 +1,408 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import LogflumeStorage
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// A failed S3 request: the operation, the object, the HTTP status and the S3 error code and
+/// message from the XML body (or what went wrong on the connection).
+public struct S3Error: Error, CustomStringConvertible, Equatable {
+    public var operation: String
+    /// `s3://bucket/key`, or the endpoint.
+    public var location: String
+    /// nil when no answer came (connection refused, reset, timeout).
+    public var status: Int?
+    /// S3's error code (`AccessDenied`, `NoSuchBucket`, `SlowDown`, ...), or ours
+    /// (`ConnectionFailed`, `Timeout`, `InvalidEndpoint`).
+    public var code: String
+    public var message: String
+    public var requestId: String?
+    public var attempts = 1
+
+    public var description: String {
+        var text = "S3 \(operation) \(location) failed"
+        if attempts > 1 { text += " after \(attempts) attempts" }
+        text += ": " + (status.map { "HTTP \($0) " } ?? "") + code
+        if !message.isEmpty { text += ": " + message }
+        if let requestId { text += " (request id \(requestId))" }
+        return text
+    }
+}
+
+/// What an S3 server answered.
+struct S3Response: Sendable {
+    var status: Int
+    var headers: [(name: String, value: String)]
+    var body: [UInt8]
+
+    func header(_ name: String) -> String? { headers.first { $0.name.lowercased() == name.lowercased() }?.value }
+}
+
+/// A request body: none, bytes in memory, or a file streamed from disk with its known hash.
+enum S3Body {
+    case empty
+    case bytes([UInt8])
+    case file(path: String, size: Int64, sha256: String)
+
+    var contentLength: Int64 {
+        switch self {
+        case .empty: 0
+        case .bytes(let bytes): Int64(bytes.count)
+        case .file(_, let size, _): size
+        }
+    }
+
+    var sha256: String {
+        switch self {
+        case .empty: SigV4Signer.emptyPayloadHash
+        case .bytes(let bytes): SHA256.hexHash(bytes)
+        case .file(_, _, let hash): hash
+        }
+    }
+}
+
+/// A small, blocking S3 client over HTTP/1.1 on SwiftNIO: one connection per request (the
+/// servers it is meant for, moto, MinIO and Ceph on a LAN, are close), SigV4-signed, with the
+/// payload hash in `x-amz-content-sha256`, retries with doubling backoff on connection failures,
+/// timeouts and 5xx answers. Its calls block the calling thread until the answer is in; it must
+/// not be called on one of the event loops it uses.
+final class S3Client: Sendable {
+    let configuration: S3SinkConfiguration
+    let group: any EventLoopGroup
+    let logger: Logger
+    let signer: SigV4Signer
+    private let address: Result<(host: String, port: Int), S3Error>
+    /// Unix milliseconds; injectable for tests.
+    private let now: @Sendable () -> Int64
+
+    init(
+        configuration: S3SinkConfiguration, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger,
+        now: @escaping @Sendable () -> Int64 = { SystemWallClock().nowMilliseconds }
+    ) {
+        self.configuration = configuration
+        self.group = group
+        self.logger = logger
+        self.now = now
+        self.address = configuration.address()
+        signer = SigV4Signer(
+            credentials: .init(
+                accessKeyId: configuration.accessKeyId, secretAccessKey: configuration.secretAccessKey, sessionToken: configuration.sessionToken
+            ),
+            region: configuration.region
+        )
+    }
+
+    func location(_ key: String) -> String { "s3://\(configuration.bucket)/\(key)" }
+
+    // MARK: Operations
+
+    /// PUT; with `ifAbsent` the object is created only if no object has the key (`If-None-Match: *`),
+    /// and false says one already had it.
+    @discardableResult
+    func putObject(_ key: String, body: S3Body, ifAbsent: Bool = false) throws -> Bool {
+        var headers: [(String, String)] = []
+        if ifAbsent { headers.append(("If-None-Match", "*")) }
+        // 409: a concurrent conditional write to the same key is in flight; S3 asks to retry.
+        let response = try send("PUT", key: key, headers: headers, body: body, alsoRetrying: ifAbsent ? [409] : [])
+        switch response.status {
+        case 200...299: return true
+        case 412 where ifAbsent: return false
+        case 501 where ifAbsent:
+            // A server without conditional writes: HEAD (by the caller) and a plain PUT instead.
+            return try putObject(key, body: body)
+        default: throw failure("PUT", key: key, response)
+        }
+    }
+
+    /// GET; nil when there is no such object.
+    func getObject(_ key: String) throws -> [UInt8]? {
+        let response = try send("GET", key: key)
+        switch response.status {
+        case 200...299: return response.body
+        case 404: return nil
+        default: throw failure("GET", key: key, response)
+        }
+    }
+
+    /// HEAD: whether the object exists.
+    func headObject(_ key: String) throws -> Bool {
+        let response = try send("HEAD", key: key)
+        switch response.status {
+        case 200...299: return true
+        case 404: return false
+        default: throw failure("HEAD", key: key, response)
+        }
+    }
+
+    /// DELETE; deleting a missing object is not an error.
+    func deleteObject(_ key: String) throws {
+        let response = try send("DELETE", key: key)
+        guard (200...299).contains(response.status) || response.status == 404 else { throw failure("DELETE", key: key, response) }
+    }
+
+    /// One page of ListObjectsV2.
+    func listObjects(prefix: String, delimiter: String?, continuationToken: String? = nil, maxKeys: Int? = nil) throws -> S3XML.ListPage {
+        var query = [("list-type", "2"), ("prefix", prefix)]
+        if let delimiter { query.append(("delimiter", delimiter)) }
+        if let continuationToken { query.append(("continuation-token", continuationToken)) }
+        if let maxKeys { query.append(("max-keys", String(maxKeys))) }
+        let response = try send("GET", key: nil, query: query)
+        guard (200...299).contains(response.status) else { throw failure("ListObjectsV2", key: prefix, response) }
+        return S3XML.listPage(from: response.body)
+    }
+
+    /// Every page of ListObjectsV2, concatenated; `pageSize` nil lets the server choose (1000 on S3).
+    func listAll(prefix: String, delimiter: String?, pageSize: Int? = nil) throws -> S3XML.ListPage {
+        var all = S3XML.ListPage()
+        var token: String?
+        repeat {
+            let page = try listObjects(prefix: prefix, delimiter: delimiter, continuationToken: token, maxKeys: pageSize)
+            all.keys += page.keys
+            all.commonPrefixes += page.commonPrefixes
+            token = page.nextContinuationToken
+        } while token != nil
+        return all
+    }
+
+    /// Creates the bucket; one that this account already owns is fine.
+    func createBucket() throws {
+        var body = S3Body.empty
+        if configuration.region != "us-east-1" {
+            body = .bytes(Array("<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><LocationConstraint>\(configuration.region)</LocationConstraint></CreateBucketConfiguration>".utf8))
+        }
+        let response = try send("PUT", key: nil, body: body)
+        guard (200...299).contains(response.status) || S3XML.error(from: response.body).code == "BucketAlreadyOwnedByYou" else {
+            throw failure("CreateBucket", key: "", response)
+        }
+    }
+
+    private func failure(_ operation: String, key: String, _ response: S3Response) -> S3Error {
+        let parsed = S3XML.error(from: response.body)
+        return S3Error(
+            operation: operation, location: location(key), status: response.status,
+            code: parsed.code ?? Self.reason(response.status), message: parsed.message ?? "",
+            requestId: parsed.requestId ?? response.header("x-amz-request-id")
+        )
+    }
+
+    private static func reason(_ status: Int) -> String {
+        switch status {
+        case 400: "BadRequest"
+        case 403: "Forbidden"
+        case 404: "NotFound"
+        case 405: "MethodNotAllowed"
+        case 409: "Conflict"
+        case 412: "PreconditionFailed"
+        default: HTTPResponseStatus(statusCode: status).reasonPhrase.replacingSpaces()
+        }
+    }
+
+    // MARK: Requests
+
+    /// Sends a signed request, retrying connection failures, timeouts and 5xx answers (and the
+    /// statuses in `alsoRetrying`); returns the final answer whatever its status.
+    func send(
+        _ method: String, key: String?, query: [(String, String)] = [], headers extra: [(String, String)] = [], body: S3Body = .empty,
+        alsoRetrying: Set<Int> = []
+    ) throws -> S3Response {
+        let (host, port) = try address.get()
+        let what = key.map(location) ?? "s3://\(configuration.bucket)"
+        var wait = max(1, configuration.retryBackoffMs)
+        var lastError: S3Error?
+        for attempt in 0...max(0, configuration.retries) {
+            if attempt > 0 {
+                let jitter = Int64.random(in: 0...(wait / 4))
+                usleep(UInt32(clamping: (wait + jitter) * 1000))
+                wait = min(wait * 2, 10_000)
+            }
+            do {
+                let response = try exchange(method, key: key, query: query, headers: extra, body: body, host: host, port: port)
+                let retryable = (500...599).contains(response.status) || alsoRetrying.contains(response.status)
+                guard retryable, attempt < configuration.retries else { return response }
+                let parsed = S3XML.error(from: response.body)
+                logger.warning("S3 request failed; retrying", metadata: [
+                    "s3.operation": "\(method)", "s3.location": "\(what)", "s3.status": "\(response.status)",
+                    "s3.code": "\(parsed.code ?? "")", "attempt": "\(attempt + 1)",
+                ])
+            } catch let error as S3Error {
+                lastError = error
+                lastError!.attempts = attempt + 1
+                logger.warning("S3 request failed", metadata: [
+                    "s3.operation": "\(method)", "s3.location": "\(what)", "error": "\(error.code): \(error.message)", "attempt": "\(attempt + 1)",
+                ])
+            }
+        }
+        throw lastError!
+    }
+
+    /// The URI path (already encoded) and the Host header value.
+    func target(key: String?, host: String, port: Int) -> (path: String, host: String) {
+        let hostName = host.contains(":") ? "[\(host)]" : host
+        let authority = port == 80 ? hostName : "\(hostName):\(port)"
+        let encodedKey = key.map(SigV4Signer.encodePath) ?? ""
+        if configuration.pathStyle {
+            return ("/" + SigV4Signer.percentEncode(configuration.bucket) + (key == nil ? "" : "/" + encodedKey), authority)
+        }
+        return ("/" + encodedKey, configuration.bucket + "." + authority)
+    }
+
+    /// The headers to send, `Authorization` included, for a request made at `epochMilliseconds`.
+    func signedHeaders(
+        method: String, path: String, query: [(String, String)], host: String, extra: [(String, String)], payloadHash: String, epochMilliseconds: Int64
+    ) -> [(String, String)] {
+        let amzDate = SigV4Signer.amzDate(epochMilliseconds: epochMilliseconds)
+        var signed: [(name: String, value: String)] = [("host", host), ("x-amz-content-sha256", payloadHash), ("x-amz-date", amzDate)]
+        if let token = signer.credentials.sessionToken { signed.append(("x-amz-security-token", token)) }
+        signed += extra.map { (name: $0.0.lowercased(), value: $0.1) }
+        let authorization = signer.authorization(
+            for: .init(method: method, encodedPath: path, query: query.map { (name: $0.0, value: $0.1) }, headers: signed, payloadHash: payloadHash),
+            amzDate: amzDate
+        )
+        return signed.map { ($0.name, $0.value) } + [("authorization", authorization)]
+    }
+
+    private func exchange(
+        _ method: String, key: String?, query: [(String, String)], headers extra: [(String, String)], body: S3Body, host: String, port: Int
+    ) throws -> S3Response {
+        let (path, hostHeader) = target(key: key, host: host, port: port)
+        let queryString = query.map { SigV4Signer.percentEncode($0.0) + "=" + SigV4Signer.percentEncode($0.1) }.joined(separator: "&")
+        var headers = HTTPHeaders(signedHeaders(
+            method: method, path: path, query: query, host: hostHeader, extra: extra, payloadHash: body.sha256, epochMilliseconds: now()
+        ))
+        if method == "PUT" || method == "POST" || body.contentLength > 0 { headers.add(name: "content-length", value: String(body.contentLength)) }
+        headers.add(name: "connection", value: "close")
+        headers.add(name: "user-agent", value: "logflume-aggregator")
+        let head = HTTPRequestHead(version: .http1_1, method: HTTPMethod(rawValue: method), uri: queryString.isEmpty ? path : path + "?" + queryString, headers: headers)
+        let what = key.map(location) ?? "s3://\(configuration.bucket)"
+        func transportError(_ error: any Error) -> S3Error {
+            if let error = error as? S3Error { return error }
+            return S3Error(operation: method, location: what, code: "ConnectionFailed", message: "\(error)")
+        }
+
+        let eventLoop = group.next()
+        let promise = eventLoop.makePromise(of: S3Response.self)
+        let idle = TimeAmount.milliseconds(max(1, configuration.requestTimeoutMs))
+        let timeoutError = S3Error(
+            operation: method, location: what, code: "Timeout", message: "nothing sent or received for \(configuration.requestTimeoutMs) ms"
+        )
+        let channel: any Channel
+        do {
+            channel = try ClientBootstrap(group: eventLoop)
+                .connectTimeout(.milliseconds(max(1, configuration.connectTimeoutMs)))
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                        try channel.pipeline.syncOperations.addHandler(IdleStateHandler(allTimeout: idle))
+                        try channel.pipeline.syncOperations.addHandler(S3ResponseCollector(promise: promise, timeout: timeoutError))
+                    }
+                }
+                .connect(host: host, port: port)
+                .wait()
+        } catch {
+            promise.fail(error)
+            throw transportError(error)
+        }
+        defer { channel.close(promise: nil) }
+        do {
+            channel.write(HTTPClientRequestPart.head(head), promise: nil)
+            switch body {
+            case .empty: break
+            case .bytes(let bytes): channel.write(HTTPClientRequestPart.body(.byteBuffer(ByteBuffer(bytes: bytes))), promise: nil)
+            case .file(let file, let size, _): try stream(file: file, size: size, to: channel, what: what)
+            }
+            try channel.writeAndFlush(HTTPClientRequestPart.end(nil)).wait()
+        } catch {
+            // The server may have answered (and closed) before taking the whole body: prefer its answer.
+            channel.close(promise: nil)
+            if let response = try? promise.futureResult.wait() { return response }
+            throw transportError(error)
+        }
+        do {
+            return try promise.futureResult.wait()
+        } catch {
+            throw transportError(error)
+        }
+    }
+
+    /// Sends a file's bytes in chunks, waiting for each so memory stays bounded.
+    private func stream(file: String, size: Int64, to channel: any Channel, what: String) throws {
+        let fd = open(file, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw S3Error(operation: "PUT", location: what, code: "LocalReadFailed", message: "open \(file): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var chunk = [UInt8](repeating: 0, count: 256 << 10)
+        var sent: Int64 = 0
+        while true {
+            let count = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw S3Error(operation: "PUT", location: what, code: "LocalReadFailed", message: "read \(file): \(String(cString: strerror(errno)))")
+            }
+            if count == 0 { break }
+            sent += Int64(count)
+            try channel.writeAndFlush(HTTPClientRequestPart.body(.byteBuffer(ByteBuffer(bytes: chunk[0..<count])))).wait()
+        }
+        guard sent == size else {
+            throw S3Error(operation: "PUT", location: what, code: "LocalReadFailed", message: "\(file) changed size while uploading (\(size) → \(sent) bytes)")
+        }
+    }
+}
+
+/// Collects one HTTP response and completes the promise with it; fails it when the connection
+/// closes first, errs, or stays idle past the request timeout.
+private final class S3ResponseCollector: ChannelInboundHandler {
+    typealias InboundIn = HTTPClientResponsePart
+
+    private let promise: EventLoopPromise<S3Response>
+    private let timeout: S3Error
+    private var head: HTTPResponseHead?
+    private var body: [UInt8] = []
+    private var completed = false
+
+    init(promise: EventLoopPromise<S3Response>, timeout: S3Error) {
+        self.promise = promise
+        self.timeout = timeout
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            self.head = head
+        case .body(var buffer):
+            body += buffer.readBytes(length: buffer.readableBytes) ?? []
+        case .end:
+            guard let head, !completed else { return }
+            completed = true
+            promise.succeed(S3Response(status: Int(head.status.code), headers: head.headers.map { ($0.name, $0.value) }, body: body))
+            context.close(promise: nil)
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard event is IdleStateHandler.IdleStateEvent else { return context.fireUserInboundEventTriggered(event) }
+        fail(timeout)
+        context.close(promise: nil)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        fail(error)
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        fail(ChannelError.eof)
+        context.fireChannelInactive()
+    }
+
+    private func fail(_ error: any Error) {
+        guard !completed else { return }
+        completed = true
+        promise.fail(error)
+    }
+}
+
+private extension String {
+    func replacingSpaces() -> String { split(separator: " ").joined() }
+}
