@@ -362,6 +362,11 @@ public actor GroupConsumer {
         await consumer.position(of: topicPartition)
     }
 
+    /// The partition's high watermark from the last fetch response, nil before one arrived.
+    public func highWatermark(of topicPartition: TopicPartition) async -> Int64? {
+        await consumer.highWatermark(of: topicPartition)
+    }
+
     public var isClosed: Bool { closed }
 
     // MARK: Committing

@@ -4,6 +4,7 @@ import Logging
 import LogflumeAggregator
 import LogflumeClient
 import LogflumeConfig
+import LogflumeMetrics
 import NIOPosix
 import ServiceLifecycle
 
@@ -70,10 +71,15 @@ struct AggregatorCommand: AsyncParsableCommand {
             guard !settings.topics.isEmpty else { throw ValidationError("no topics: set kafka.topics in the configuration file") }
             let logger = makeLogger(level: Logger.Level(rawValue: settings.logLevel) ?? .info)
             try await AggregatorCommand.withCluster(settings, logger: logger) { cluster in
+                MetricsRegistry.bootstrap()
                 let service = AggregatorService(config: settings, cluster: cluster, logger: logger)
-                let group = ServiceGroup(configuration: .init(
-                    services: [.init(service: service)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
-                ))
+                var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: service)]
+                if !settings.metricsListen.isEmpty,
+                    let endpoint = MetricsEndpoint(listen: settings.metricsListen, logger: logger, status: { "aggregator \(settings.groupId) topics=\(settings.topics.joined(separator: ","))" })
+                {
+                    services.append(.init(service: endpoint))
+                }
+                let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
                 logger.info("aggregator starting", metadata: [
                     "topics": "\(settings.topics.joined(separator: ","))", "group": "\(settings.groupId)", "output": "\(settings.root)",
                 ])

@@ -368,7 +368,7 @@ def test_hours_exact_with_markers(broker, procs, tmp_path: Path, codec: str):
 
 
 @pytest.mark.timeout(150)
-@pytest.mark.parametrize("max_open", [48, 4], ids=["roomy", "default-max-open-hours"])
+@pytest.mark.parametrize("max_open", [48, 4], ids=["roomy", "tight-max-open-hours"])
 def test_exactly_once_across_sigkills(broker, procs, tmp_path: Path, max_open: int):
     """A pre-filled topic plus a producer that keeps adding records with an advancing event clock;
     the aggregator is SIGKILLed twelve times and restarted: at a random moment after it got its
@@ -376,8 +376,8 @@ def test_exactly_once_across_sigkills(broker, procs, tmp_path: Path, max_open: i
     after a new `_SUCCESS` appeared (in the middle of publishing a run of hours). At the end every
     hour is finished and the finished hours hold exactly the input, each record once.
 
-    With room for 48 open hours nothing is ever late, so every record must be in its hour. With the
-    default `max_open_hours = 4`, catching up after a restart may close hours early (docs: forced
+    With room for 48 open hours nothing is ever late, so every record must be in its hour. With a
+    tight `max_open_hours = 4`, catching up after a restart may close hours early (docs: forced
     closes, records arriving later are late); such records must then be in the hour's `late/`, with
     its marker, still exactly once.
 

@@ -78,6 +78,13 @@ struct BucketPublisher {
         return try JSONDecoder().decode(PartitionCompletion.self, from: Data(bytes))
     }
 
+    /// Removes what a crash left in a bucket whose completion a new owner adopted instead of
+    /// writing: a kill between the completion record and its garbage collection would otherwise
+    /// leave staging files there for good.
+    func sweepAdopted(_ completion: PartitionCompletion, bucket: Bucket) throws {
+        try collectGarbage(directory: layout.directory(topic: topic, bucket: bucket), partition: completion.partition, newest: completion)
+    }
+
     private func collectGarbage(directory: String, partition: Int32, newest: PartitionCompletion) throws {
         let completionDirectory = directory + "/" + BucketLayout.completionDirectory
         var kept: [PartitionCompletion] = []

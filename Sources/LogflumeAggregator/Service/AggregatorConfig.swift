@@ -35,6 +35,8 @@ public struct AggregatorConfig: Sendable {
     public var doneHook: DoneHook?
     /// Default: "info".
     public var logLevel = "info"
+    /// HOST:PORT for Prometheus /metrics and /status; empty: off.
+    public var metricsListen = ""
 
     public init() {}
 
@@ -49,7 +51,7 @@ public struct AggregatorConfig: Sendable {
         .init("buckets.timezone", .string, default: "UTC", "Zone of the dt=/hr= labels: UTC, a fixed offset like \"+09:00\", or an IANA name like \"Europe/Berlin\"."),
         .init("buckets.delay", .duration, default: "10m", "A bucket closes once the watermark passes its end plus this."),
         .init("buckets.idle_timeout", .duration, default: "1m", "A caught-up partition without records for this long stops holding the watermark back."),
-        .init("buckets.max_open_hours", .integer, default: "4", "Open buckets (and late rounds) at most; beyond it the oldest is closed early (logged and counted)."),
+        .init("buckets.max_open_hours", .integer, default: "12", "Open buckets (and late rounds) at most; beyond it the oldest is closed early (logged and counted)."),
         .init("buckets.max_future_skew", .duration, default: "1h", "Event times further ahead of the clock count as this far ahead for the watermark."),
         .init("output.root", .string, default: "./out", "Directory the <topic>/dt=YYYY-MM-DD/hr=HH/ tree is written under."),
         .init("output.sink", .choice(["local", "s3"]), default: "local", "Where buckets go: local (the filesystem under output.root) or s3 (the [s3] keys)."),
@@ -65,6 +67,7 @@ public struct AggregatorConfig: Sendable {
         .init("done_hook.timeout", .duration, default: "5m", "A done-hook run taking longer is killed and retried."),
         .init("tick_interval", .duration, default: "1s", "How often the watermark advances and buckets close."),
         .init("log_level", .choice(["trace", "debug", "info", "notice", "warning", "error", "critical"]), default: "info", "Log verbosity."),
+        .init("metrics_listen", .string, default: "", "HOST:PORT serving Prometheus /metrics and /status; empty: off."),
     ] + S3SinkConfiguration.schemaKeys)
 
     /// Reads `path` through the schema.
@@ -126,6 +129,11 @@ public struct AggregatorConfig: Sendable {
         }
         tickIntervalMs = max(10, values.integer("tick_interval"))
         logLevel = values.string("log_level")
+        metricsListen = values.string("metrics_listen")
+        if !metricsListen.isEmpty {
+            let parts = metricsListen.split(separator: ":")
+            guard parts.count >= 2, Int(parts.last!) != nil else { throw values.invalid("metrics_listen", "'\(metricsListen)' is not HOST:PORT") }
+        }
     }
 
     public var calendar: BucketCalendar { BucketCalendar(granularity: granularity, zone: timeZone) }

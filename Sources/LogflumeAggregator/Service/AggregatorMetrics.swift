@@ -41,6 +41,32 @@ public final class AggregatorMetrics: Sendable {
         self.topics = instruments
     }
 
+    /// Tallies of one poll's record actions, so the counters are touched once per poll.
+    struct ActionTally {
+        var bucketed = 0
+        var lateWritten = 0
+        var skippedBelowFence = 0
+        var lateDropped = 0
+
+        mutating func add(_ action: RecordAction) {
+            switch action {
+            case .append(let key, _):
+                bucketed += 1
+                if key.kind != .main { lateWritten += 1 }
+            case .skipBelowFence: skippedBelowFence += 1
+            case .dropLate: lateDropped += 1
+            }
+        }
+    }
+
+    func record(_ tally: ActionTally, topic: String) {
+        guard let instruments = topics[topic] else { return }
+        if tally.bucketed > 0 { instruments.bucketed.increment(by: tally.bucketed) }
+        if tally.lateWritten > 0 { instruments.lateWritten.increment(by: tally.lateWritten) }
+        if tally.skippedBelowFence > 0 { instruments.skippedBelowFence.increment(by: tally.skippedBelowFence) }
+        if tally.lateDropped > 0 { instruments.lateDropped.increment(by: tally.lateDropped) }
+    }
+
     func recordAction(_ action: RecordAction, topic: String) {
         guard let instruments = topics[topic] else { return }
         switch action {

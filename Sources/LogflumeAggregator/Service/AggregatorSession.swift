@@ -78,7 +78,9 @@ final class AggregatorSession {
             guard current >= 0 else { continue }
             if current != generation { try await rebuild(generation: current) }
             let now = clock.nowMilliseconds
-            for record in records { try handle(record, now: now) }
+            var tallies: [String: AggregatorMetrics.ActionTally] = [:]
+            for record in records { try handle(record, now: now, tally: &tallies[record.topic, default: .init()]) }
+            for (topic, tally) in tallies { metrics.record(tally, topic: topic) }
             if lastTickAt.map({ now - $0 >= config.tickIntervalMs }) ?? true {
                 lastTickAt = now
                 try await tick(now: now)
@@ -132,6 +134,7 @@ final class AggregatorSession {
         var cursor = calendar.bucket(containing: closedThrough)
         for _ in 0..<10_000 {
             guard let completion = try publisher.mainCompletion(bucket: cursor, partition: partition) else { return }
+            try publisher.sweepAdopted(completion, bucket: cursor)
             progress.closedThrough = completion.bucketEnd
             if let last = completion.lastOffset, last >= committedOffset ?? 0 {
                 progress.fences[cursor.start] = max(progress.fences[cursor.start] ?? last, last)
@@ -142,10 +145,10 @@ final class AggregatorSession {
 
     // MARK: Records
 
-    private func handle(_ record: ConsumerRecord, now: Int64) throws {
+    private func handle(_ record: ConsumerRecord, now: Int64, tally: inout AggregatorMetrics.ActionTally) throws {
         guard machines[record.topic] != nil else { return }
         let action = machines[record.topic]!.recordReceived(partition: record.partition, offset: record.offset, timestamp: record.timestamp, now: now)
-        metrics.recordAction(action, topic: record.topic)
+        tally.add(action)
         guard case .append(let key, let bucket) = action else { return }
         let writerKey = WriterKey(topic: record.topic, key: key, partition: record.partition)
         if writers[writerKey] == nil {
@@ -170,21 +173,17 @@ final class AggregatorSession {
         }
     }
 
-    /// Partitions whose position has reached the high watermark (ListOffsets latest).
+    /// Partitions whose position has reached the high watermark of their last fetch response.
+    /// Asking the broker instead (ListOffsets) would queue behind the consumer's long-polling
+    /// Fetch on the same connection and stall this loop for up to max.wait.ms every tick.
     private func caughtUpPartitions() async -> [String: Set<Int32>] {
-        let assigned = machines.values.flatMap { machine in machine.assignedPartitions.map { TopicPartition(machine.topic, $0) } }
-        guard !assigned.isEmpty else { return [:] }
-        let ends: [TopicPartition: KafkaCluster.ListedOffset]
-        do {
-            ends = try await cluster.listOffsets(Dictionary(uniqueKeysWithValues: assigned.map { ($0, Int64(-1)) }))
-        } catch {
-            logger.debug("cannot read high watermarks; no partition counts as idle this tick", metadata: ["error": "\(error)"])
-            return [:]
-        }
         var result: [String: Set<Int32>] = [:]
-        for tp in assigned {
-            if let position = await member.position(of: tp), let end = ends[tp]?.offset, position >= end {
-                result[tp.topic, default: []].insert(tp.partition)
+        for machine in machines.values {
+            for partition in machine.assignedPartitions {
+                let tp = TopicPartition(machine.topic, partition)
+                if let position = await member.position(of: tp), let end = await member.highWatermark(of: tp), position >= end {
+                    result[tp.topic, default: []].insert(tp.partition)
+                }
             }
         }
         return result

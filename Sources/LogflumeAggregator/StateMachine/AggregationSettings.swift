@@ -6,7 +6,7 @@ public struct AggregationSettings: Sendable, Equatable {
     /// holds the watermark back; the wall clock stands in for it. Default: 1 minute.
     public var idleTimeoutMs: Int64 = 60_000
     /// Open buckets (on-time and late rounds) beyond this force the oldest closed. Default: 4.
-    public var maxOpenBuckets = 4
+    public var maxOpenBuckets = 12
     /// Event times further than this ahead of the wall clock count as this far ahead for the
     /// watermark, so one record from a host with a wrong clock cannot close hours early. Default: 1 hour.
     public var maxFutureSkewMs: Int64 = 3_600_000
