@@ -33,6 +33,7 @@ public struct AgentConfig: Sendable {
     public enum WhenFull: String, Sendable { case block, dropNewest = "drop_newest" }
 
     public init() {
+        producer.partitionerIgnoresKeys = true
         producer.compression = .zstd
         producer.lingerMs = 20
         producer.retryBackoffMaxMs = 10_000
@@ -60,7 +61,7 @@ public struct AgentConfig: Sendable {
             .init("output.idempotence", .boolean, default: "true", "Producer ids and sequences, so retries never duplicate (acks = all only)."),
             .init("output.linger", .duration, default: "20ms", "How long a batch waits for more lines."),
             .init("output.batch_bytes", .size, default: "1MiB", "A batch is sent once it holds this many bytes."),
-            .init("output.partitioner", .choice(["sticky", "key"]), default: "sticky", "sticky: one partition per batch; key: murmur2 of the record key."),
+            .init("output.partitioner", .choice(["sticky", "key"]), default: "sticky", "sticky: one partition per batch, keys or not; key: murmur2 of the record key (keyless records stay sticky)."),
             .init("output.retry_backoff", .duration, default: "100ms", "First wait before a failed batch is retried; doubles per attempt."),
             .init("output.retry_backoff_max", .duration, default: "10s", "Longest wait between retries; retries never stop."),
             .init("output.request_timeout", .duration, default: "30s", "A Produce request unanswered this long is retried."),
@@ -109,6 +110,7 @@ public struct AgentConfig: Sendable {
         producer.batchBytes = values.int("output.batch_bytes")
         if producer.batchBytes < 1024 { throw values.invalid("output.batch_bytes", "must be at least 1KiB") }
         partitioner = Partitioning(rawValue: values.string("output.partitioner")) ?? .sticky
+        producer.partitionerIgnoresKeys = partitioner == .sticky
         producer.retryBackoffMs = try positive(values, "output.retry_backoff")
         producer.retryBackoffMaxMs = try positive(values, "output.retry_backoff_max")
         if producer.retryBackoffMaxMs < producer.retryBackoffMs {

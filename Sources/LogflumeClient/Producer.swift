@@ -112,7 +112,7 @@ public final class Producer: Sendable {
         let partition: Int32
         if let chosen = record.partition {
             partition = chosen
-        } else if let key = record.key {
+        } else if let key = record.key, !configuration.partitionerIgnoresKeys {
             partition = Partitioner.partition(forKey: key.readableBytesView, partitionCount: partitionCount)
         } else {
             partition = state.partitioner.stickyPartition(topic: record.topic, partitionCount: partitionCount)
@@ -121,7 +121,7 @@ public final class Producer: Sendable {
             to: TopicPartition(record.topic, partition), key: record.key, value: record.value, headers: record.headers,
             timestamp: timestamp, now: now, delivery: onDelivery
         )
-        if result.batchIsFull && record.partition == nil && record.key == nil {
+        if result.batchIsFull && record.partition == nil && (record.key == nil || configuration.partitionerIgnoresKeys) {
             state.partitioner.batchCompleted(topic: record.topic, partition: partition, partitionCount: partitionCount)
         }
         return result

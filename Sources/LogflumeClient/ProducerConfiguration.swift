@@ -61,6 +61,9 @@ public struct ProducerConfiguration: Sendable, Equatable {
     /// Largest Produce request; batches for one broker beyond it go in further requests
     /// (`max.request.size` applies to requests there too). Default: 16 MiB.
     public var maxRequestBytes: Int = 16 << 20
+    /// Records with a key go to the sticky partition like keyless ones instead of to the
+    /// partition their key hashes to (`partitioner.ignore.keys`, KIP-794). Default: false.
+    public var partitionerIgnoresKeys = false
     /// Topics in use are refreshed at least this often (`metadata.max.age.ms`). Default: 300000.
     public var metadataMaxAgeMs: Int64 = 300_000
 
