@@ -38,13 +38,9 @@ final class BucketFileWriter {
 
     private struct Part {
         var name: String
-        var staged: String
-        var fd: Int32
-        var compressor: StreamCompressor
+        var file: CompressedPartFile
         var pending: [UInt8] = []
         var uncompressedBytes: Int64 = 0
-        var bytes: Int64 = 0
-        var crc: UInt32 = 0
         var firstOffset: Int64
         var lastOffset: Int64
         var records: Int64 = 0
@@ -78,7 +74,7 @@ final class BucketFileWriter {
         current!.records += 1
         current!.minTimestamp = min(current!.minTimestamp, record.timestamp)
         current!.maxTimestamp = max(current!.maxTimestamp, record.timestamp)
-        if current!.pending.count >= Self.chunkBytes { try flushPending(finish: false) }
+        if current!.pending.count >= Self.chunkBytes { flushPending() }
         if current!.uncompressedBytes >= settings.maxFileBytes { try finishPart() }
     }
 
@@ -96,8 +92,8 @@ final class BucketFileWriter {
     /// Closes and deletes whatever was staged (a rebalance or shutdown before the bucket closed).
     func abandon() {
         if let current {
-            close(current.fd)
-            sink.discard(staged: current.staged)
+            current.file.abandon()
+            sink.discard(staged: current.file.staged)
         }
         current = nil
         for part in finished { sink.discard(staged: part.staged) }
@@ -114,8 +110,8 @@ final class BucketFileWriter {
         do {
             let compressor = try StreamCompressor(codec: settings.codec, level: settings.compressionLevel)
             return Part(
-                name: name, staged: staged, fd: fd, compressor: compressor, firstOffset: firstOffset, lastOffset: firstOffset,
-                minTimestamp: timestamp, maxTimestamp: timestamp
+                name: name, file: CompressedPartFile(staged: staged, fd: fd, compressor: compressor), firstOffset: firstOffset,
+                lastOffset: firstOffset, minTimestamp: timestamp, maxTimestamp: timestamp
             )
         } catch {
             close(fd)
@@ -124,32 +120,27 @@ final class BucketFileWriter {
         }
     }
 
-    private func flushPending(finish: Bool) throws {
-        guard var part = current else { return }
-        defer { current = part }
-        try part.compressor.write(part.pending, finish: finish) { chunk in
-            try writeAll(fd: part.fd, chunk, path: part.staged)
-            part.bytes += Int64(chunk.count)
-            part.crc = CRC32C.checksum(chunk, extending: part.crc)
-        }
-        part.pending.removeAll(keepingCapacity: !finish)
+    /// Hands the pending chunk to the compression queue.
+    private func flushPending() {
+        guard current != nil, !current!.pending.isEmpty else { return }
+        current!.file.write(current!.pending)
+        current!.pending.removeAll(keepingCapacity: true)
     }
 
     private func finishPart() throws {
-        try flushPending(finish: true)
         guard let part = current else { return }
         current = nil
-        guard fsync(part.fd) == 0 else {
-            let failure = LocalFileSystemSink.Failure(operation: "fsync", path: part.staged, errno: errno)
-            close(part.fd)
-            sink.discard(staged: part.staged)
-            throw failure
+        let written: (bytes: Int64, crc: UInt32)
+        do {
+            written = try part.file.finish(last: part.pending)
+        } catch {
+            sink.discard(staged: part.file.staged)
+            throw error
         }
-        close(part.fd)
-        let crc = String(part.crc, radix: 16)
-        finished.append((part.staged, OutputFile(
+        let crc = String(written.crc, radix: 16)
+        finished.append((part.file.staged, OutputFile(
             name: part.name, partition: partition, firstOffset: part.firstOffset, lastOffset: part.lastOffset, records: part.records,
-            bytes: part.bytes, crc32c: String(repeating: "0", count: 8 - crc.count) + crc,
+            bytes: written.bytes, crc32c: String(repeating: "0", count: 8 - crc.count) + crc,
             minTimestamp: part.minTimestamp, maxTimestamp: part.maxTimestamp
         )))
     }
