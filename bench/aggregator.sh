@@ -4,7 +4,7 @@
 #   2. kcat -C of the whole topic to /dev/null: the raw consume rate (records/s);
 #   3. the aggregator writing JSON lines with gzip, JSON lines with zstd, and raw lines with zstd
 #      from the same topic, each timed from its start until every hour has its _SUCCESS marker
-#      (the 1 s idle timeout that lets the last hour close is included; the broker forms groups
+#      (the 200 ms idle timeout that lets the last hour close is included; the broker forms groups
 #      at once). Goal: >= 0.7 x the raw rate.
 #   4. latency: minute buckets with a 5 s delay; a line per 50 ms; the time from a minute's last
 #      line written to its marker. Goal: delay + at most 10 s.

@@ -27,6 +27,24 @@ struct AgentRotationTests {
         await broker.stop()
     }
 
+    @Test("without inotify, polling finds new files and growth")
+    func pollingFallback() async throws {
+        let dir = try ScratchDirectory("polling")
+        defer { dir.cleanup() }
+        let broker = try await EmbeddedBroker(dataDirectory: dir.file("data"))
+        var config = testConfig(state: dir.file("state"), broker: broker, topic: "polling", paths: [dir.file("*.log")])
+        config.useInotify = false
+        append(numberedLines("p", 1...10), to: dir.file("a.log"))
+        let agent = try RunningAgent(config: config, broker: broker)
+        #expect(await eventually { agent.agent.counters[.linesShipped] == 10 })
+        append(numberedLines("p", 11...20), to: dir.file("a.log"))
+        append(numberedLines("q", 1...5), to: dir.file("b.log"))
+        #expect(await eventually { agent.agent.counters[.linesShipped] == 25 })
+        try await agent.stop()
+        #expect(values(try await readTopic(broker, "polling")).count == 25)
+        await broker.stop()
+    }
+
     @Test("rename + create: the old file is read to its end through the open descriptor")
     func renameAndCreate() async throws {
         let dir = try ScratchDirectory("rename")
