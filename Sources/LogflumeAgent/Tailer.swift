@@ -260,6 +260,12 @@ final class Tailer {
 
     /// Same inode, different first bytes: truncated and written again between two looks.
     private func checkRewritten(_ file: TailedFile, now: Int64) {
+        // Unchanged size and modification time: nothing was rewritten (saves a read per idle file).
+        if let status = FileStatus.of(descriptor: file.descriptor), status.size == file.lastSize, status.modifiedNs == file.modifiedNs,
+            file.fingerprint.length > 0
+        {
+            return
+        }
         guard file.fingerprint.length > 0 else {
             file.growFingerprint(limit: config.inputs[file.input].fingerprintBytes, size: file.lastSize)
             return

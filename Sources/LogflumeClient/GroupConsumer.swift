@@ -62,6 +62,9 @@ public actor GroupConsumer {
     /// The partitions assigned at the last sync, sorted.
     public private(set) var assignment: [TopicPartition] = []
     private var needsRejoin = true
+    /// Partition counts of the subscribed topics the last assignment was made with (leader only).
+    private var assignedPartitionCounts: [String: Int32] = [:]
+    private var nextMetadataCheckAt: Int64 = 0
     private var heartbeatTask: Task<Void, Never>?
     private var closed = false
 
@@ -227,6 +230,7 @@ public actor GroupConsumer {
             }
         }
         let assigned = assignor.assign(members: assignorMembers, partitionCounts: counts)
+        assignedPartitionCounts = counts
         return members.map { member in
             let partitions = assigned[member.memberId] ?? []
             let byTopic = Dictionary(grouping: partitions, by: \.topic)
@@ -346,11 +350,32 @@ public actor GroupConsumer {
         let deadline = ClientClock.uptimeMs() + max(0, timeoutMs)
         while true {
             if closed { return [] }
+            if isLeader && generationId >= 0 && ClientClock.uptimeMs() >= nextMetadataCheckAt { await checkSubscribedTopics() }
             if needsRejoin || generationId < 0 { try await join() }
             let left = max(0, deadline - ClientClock.uptimeMs())
             let records = try await consumer.poll(maxRecords: maxRecords, timeoutMs: min(left, 200))
             if !records.isEmpty { return records }
             if ClientClock.uptimeMs() >= deadline { return [] }
+        }
+    }
+
+    /// The leader watches the subscribed topics: a topic that appears (created after the group
+    /// formed) or gains partitions makes it rejoin, and the coordinator then rebalances everyone,
+    /// as the Java client's leader does. Checked every second while a subscribed topic has no
+    /// partitions yet, else every `metadataMaxAgeMs`.
+    private func checkSubscribedTopics() async {
+        let missing = topics.contains { (assignedPartitionCounts[$0] ?? 0) == 0 }
+        nextMetadataCheckAt = ClientClock.uptimeMs() + (missing ? 1_000 : configuration.consumer.metadataMaxAgeMs)
+        guard let metadata = try? await cluster.refreshMetadata(topics: topics) else { return }
+        for topic in topics {
+            guard let described = metadata.topics[topic], described.error == .none else { continue }
+            if described.partitionCount != (assignedPartitionCounts[topic] ?? 0) {
+                logger.info("subscribed topic changed: rejoining so the group is rebalanced", metadata: [
+                    "group": "\(groupId)", "topic": "\(topic)", "partitions": "\(described.partitionCount)",
+                ])
+                needsRejoin = true
+                return
+            }
         }
     }
 

@@ -105,6 +105,27 @@ struct GroupConsumerTests {
         return mine
     }
 
+    /// A member that joined before its topic existed gets the topic's partitions once it is
+    /// created: the leader notices the new topic and rejoins.
+    @Test func aTopicCreatedAfterTheGroupFormedIsAssigned() async throws {
+        let broker = try LiveBroker()
+        let topic = "created-later"
+        try await broker.withCluster { cluster in
+            let member = GroupConsumer(cluster: cluster, groupId: "early-group", topics: [topic], configuration: Self.fastConfiguration())
+            _ = try await member.poll(maxRecords: 10, timeoutMs: 500)
+            #expect(await member.assignment.isEmpty)
+            try await broker.withCluster { other in
+                try await Admin(cluster: other).createTopic(name: topic, partitions: 4, replicationFactor: 1)
+                try await Self.produce(other, topic: topic, range: 0..<40)
+            }
+            let seen = Seen()
+            _ = try await Self.consume(member, seen: seen, total: 40, deadline: Date().addingTimeInterval(30))
+            #expect(seen.count == 40)
+            #expect(await member.assignment.count == 4)
+            await member.close()
+        }
+    }
+
     @Test func twoMembersSplitPartitionsAndANewMemberResumesAtCommittedOffsets() async throws {
         let broker = try LiveBroker()
         let topic = "grouped"
