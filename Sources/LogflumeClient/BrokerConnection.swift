@@ -186,13 +186,19 @@ final class ClientResponseHandler: ChannelDuplexHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        fail(context: context, reason: "\(error)")
+        // Bytes that make no sense are the broker's fault; a reset or a broken pipe is the
+        // network's, and whoever sent the requests may retry them elsewhere.
+        if error is KafkaClientError || error is ByteToMessageDecoderError {
+            fail(context: context, reason: "\(error)")
+        } else {
+            fail(context: context, reason: "\(error)", with: .connectionFailed(broker: address, reason: "\(error)"))
+        }
     }
 
-    private func fail(context: ChannelHandlerContext, reason: String) {
+    private func fail(context: ChannelHandlerContext, reason: String, with failure: KafkaClientError? = nil) {
         logger.warning("closing broker connection", metadata: ["broker": "\(address)", "reason": "\(reason)"])
         while let request = waiting.popFirst() {
-            request.promise?.fail(KafkaClientError.protocolViolation(broker: address, reason: reason))
+            request.promise?.fail(failure ?? KafkaClientError.protocolViolation(broker: address, reason: reason))
         }
         context.close(promise: nil)
     }
