@@ -121,7 +121,7 @@ struct UpCommand: AsyncParsableCommand {
             throw error
         }
         await shutdownClients([agentCluster, aggregatorCluster, statusCluster], clientGroup, group)
-        FileHandle.standardError.write(Data("\n".utf8))
+        if isatty(STDERR_FILENO) == 1 { FileHandle.standardError.write(Data("\n".utf8)) }
         if let expected = samples?.hourPaths {
             let closed = expected.filter { FileManager.default.fileExists(atPath: "\(out)/\(topic)/\($0)/_SUCCESS") }
             print("\(closed.count) of \(expected.count) sample hours closed with _SUCCESS under \(out)/\(topic):")
@@ -163,14 +163,20 @@ final class PipelineStatus: Service {
 
     func run() async throws {
         let started = Date()
+        // A terminal gets one line rewritten in place; a log file gets a line every 5 s.
+        let terminal = isatty(STDERR_FILENO) == 1
         while !Task.isCancelled && !Task<Never, Never>.isShuttingDownGracefully {
             try? await Task.sleep(for: .seconds(1))
             let markers = countMarkers()
             let lag = await aggregatorLag()
             let elapsed = Int(Date().timeIntervalSince(started))
             let expected = expectedHours.map { "/\($0.count)" } ?? ""
-            let line = "\r[\(elapsed)s] lines shipped \(agent.counters[.linesShipped]) | aggregator lag \(lag.map(String.init) ?? "?") records | hours closed \(markers)\(expected)   "
-            FileHandle.standardError.write(Data(line.utf8))
+            let status = "[\(elapsed)s] lines shipped \(agent.counters[.linesShipped]) | aggregator lag \(lag.map(String.init) ?? "?") records | hours closed \(markers)\(expected)"
+            if terminal {
+                FileHandle.standardError.write(Data("\r\(status)   ".utf8))
+            } else if elapsed % 5 == 0 {
+                FileHandle.standardError.write(Data("\(status)\n".utf8))
+            }
             if exitWhenDone, let expectedHours, expectedHours.allSatisfy({ FileManager.default.fileExists(atPath: "\(out)/\($0)/_SUCCESS") }) {
                 return
             }
