@@ -95,6 +95,31 @@ struct AgentRotationTests {
         await broker.stop()
     }
 
+    @Test("copytruncate while the agent was down: the copy resumes where the original's checkpoint was")
+    func copyTruncateWhileDown() async throws {
+        let dir = try ScratchDirectory("copytruncate-down")
+        defer { dir.cleanup() }
+        let broker = try await EmbeddedBroker(dataDirectory: dir.file("data"))
+        let log = dir.file("app.log")
+        append(numberedLines("d", 1...100), to: log)
+        let config = testConfig(state: dir.file("state"), broker: broker, topic: "copydown", paths: [dir.file("app.log*")])
+        var agent = try RunningAgent(config: config, broker: broker)
+        #expect(await eventually { agent.agent.counters[.linesShipped] == 100 })
+        try await agent.stop()
+        append(numberedLines("d", 101...150), to: log)
+        try Data(contentsOf: URL(fileURLWithPath: log)).write(to: URL(fileURLWithPath: dir.file("app.log.1")))
+        try #require(truncate(log, 0) == 0)
+        append(numberedLines("d", 151...170), to: log)
+        agent = try RunningAgent(config: config, broker: broker)
+        #expect(await eventually { agent.agent.counters[.linesShipped] == 70 })
+        try await Task.sleep(for: .milliseconds(500))
+        try await agent.stop()
+        let shipped = values(try await readTopic(broker, "copydown"))
+        #expect(shipped.count == 170)
+        #expect(Set(shipped) == Set((1...170).map { "d-\($0)" }))
+        await broker.stop()
+    }
+
     @Test("truncation in place and delete + recreate start the file over")
     func truncateAndRecreate() async throws {
         let dir = try ScratchDirectory("truncate")
