@@ -227,3 +227,50 @@ def test_partitions_move_when_members_leave_or_die(broker):
             if proc.poll() is None:
                 proc.kill()
                 proc.wait(timeout=5)
+
+
+def test_swift_and_librdkafka_members_share_one_group(broker, tmp_path):
+    """A `logflume consume --group` member (the Swift GroupConsumer) and a librdkafka member in
+    one group: they agree on one assignment (whichever is leader), split the partitions without
+    overlap, and together read every record exactly once."""
+    from conftest import logflume_binary
+    topic = create_topic(broker, partitions=4)
+    group = new_topic_name("mixed")
+    rd = group_consumer(broker, group)
+    rd.subscribe([topic])
+    out = open(tmp_path / "swift.out", "w")
+    swift = subprocess.Popen([str(logflume_binary()), "consume", "--bootstrap", broker.bootstrap, "--topic", topic,
+                              "--group", group, "--format", "full"], stdout=out, stderr=subprocess.PIPE)
+    try:
+        # Both members in the group: librdkafka then holds exactly half of the partitions.
+        deadline = time.time() + 40
+        while time.time() < deadline and len(rd.assignment()) != 2:
+            rd.poll(0.2)
+        assert len(rd.assignment()) == 2, f"librdkafka's assignment never settled at 2 of 4: {rd.assignment()}"
+        fill(broker, topic, 400, 4)
+        seen = {}
+        deadline = time.time() + 40
+        while time.time() < deadline:
+            msg = rd.poll(0.2)
+            if msg is not None and msg.error() is None:
+                key = (msg.partition(), msg.offset())
+                assert key not in seen
+                seen[key] = "librdkafka"
+            swift_lines = [l for l in (tmp_path / "swift.out").read_text().splitlines() if l]
+            if len(seen) + len(swift_lines) >= 400 and len(swift_lines) > 0:
+                break
+        swift_lines = [l for l in (tmp_path / "swift.out").read_text().splitlines() if l]
+        for line in swift_lines:
+            partition, offset = (int(x) for x in line.split("\t")[:2])
+            assert (partition, offset) not in seen, f"{(partition, offset)} read by both members"
+            seen[(partition, offset)] = "swift"
+        assert len(seen) == 400, f"{len(seen)} of 400 records read ({len(swift_lines)} by the Swift member)"
+        rd_partitions = {p for (p, _), who in seen.items() if who == "librdkafka"}
+        swift_partitions = {p for (p, _), who in seen.items() if who == "swift"}
+        assert rd_partitions and swift_partitions and not (rd_partitions & swift_partitions)
+        assert rd_partitions | swift_partitions == {0, 1, 2, 3}
+    finally:
+        swift.terminate()
+        swift.wait(timeout=15)
+        out.close()
+        rd.close()
