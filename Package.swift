@@ -173,10 +173,22 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // A real broker in the test process, shared by the agent and aggregator tests.
+        .target(
+            name: "LogflumeTestSupport",
+            dependencies: [
+                "LogflumeBroker",
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Tests/LogflumeTestSupport",
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "LogflumeAgentTests",
             dependencies: [
-                "LogflumeAgent", "LogflumeClient", "LogflumeBroker", "LogflumeWire", "LogflumeConfig",
+                "LogflumeAgent", "LogflumeTestSupport", "LogflumeClient", "LogflumeBroker", "LogflumeWire", "LogflumeConfig",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -184,7 +196,7 @@ let package = Package(
         .testTarget(
             name: "LogflumeAggregatorTests",
             dependencies: [
-                "LogflumeAggregator", "LogflumeClient", "LogflumeBroker", "LogflumeWire", "LogflumeConfig", "LogflumeCompression",
+                "LogflumeAggregator", "LogflumeTestSupport", "LogflumeClient", "LogflumeBroker", "LogflumeWire", "LogflumeConfig", "LogflumeCompression",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]

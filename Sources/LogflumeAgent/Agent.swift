@@ -1,3 +1,4 @@
+import Foundation
 public import Logging
 public import LogflumeClient
 public import LogflumeStorage
@@ -108,7 +109,9 @@ public final class Agent: Service {
             "mode=\(shipper.isSpooling ? "spooling" : "direct")",
         ].joined(separator: " ")
         statusText.withLock { $0 = line }
-        try? AtomicFile.write(line + "\n", to: config.stateDirectory + "/status")
+        // Renamed into place but not fsynced: a status line need not survive a power cut, and an
+        // fsync a second is a cost the web host should not pay.
+        try? (line + "\n").write(toFile: config.stateDirectory + "/status", atomically: true, encoding: .utf8)
     }
 
     static func makeDirectory(_ path: String) throws(AgentError) {

@@ -1,5 +1,6 @@
 public import LogflumeClient
 public import LogflumeConfig
+import LogflumeMetrics
 import LogflumeWire
 
 /// Everything `logflume agent` reads from its TOML file. Each key is documented in the schema
@@ -19,7 +20,11 @@ public struct AgentConfig: Sendable {
     public var rotateWaitMs: Int64 = 5_000
     public var closeInactiveMs: Int64 = 300_000
     public var producer = ProducerConfiguration()
-    public var partitioner: Partitioning = .sticky
+    /// How records pick partitions; kept in the producer's settings, where it takes effect.
+    public var partitioner: Partitioning {
+        get { producer.partitionerIgnoresKeys ? .sticky : .key }
+        set { producer.partitionerIgnoresKeys = newValue == .sticky }
+    }
     public var memoryBufferBytes = 8 << 20
     public var whenFull: WhenFull = .block
     public var spoolMaxBytes: Int64 = 1 << 30
@@ -33,7 +38,7 @@ public struct AgentConfig: Sendable {
     public enum WhenFull: String, Sendable { case block, dropNewest = "drop_newest" }
 
     public init() {
-        producer.partitionerIgnoresKeys = true
+        partitioner = .sticky
         producer.compression = .zstd
         producer.lingerMs = 20
         producer.retryBackoffMaxMs = 10_000
@@ -84,7 +89,7 @@ public struct AgentConfig: Sendable {
         file = values.file
         brokers = values.strings("brokers")
         if brokers.isEmpty { throw values.invalid("brokers", "needs at least one HOST:PORT") }
-        for broker in brokers where HostAndPort(broker) == nil {
+        for broker in brokers where BrokerAddress(broker) == nil {
             throw values.invalid("brokers", "'\(broker)' is not HOST:PORT")
         }
         topic = values.string("topic")
@@ -93,7 +98,7 @@ public struct AgentConfig: Sendable {
         if stateDirectory.isEmpty { throw values.invalid("state_dir", "must not be empty") }
         host = values.string("host")
         metricsListen = values.string("metrics.listen")
-        if !metricsListen.isEmpty && HostAndPort(metricsListen) == nil {
+        if !metricsListen.isEmpty && MetricsEndpoint.parseListen(metricsListen) == nil {
             throw values.invalid("metrics.listen", "'\(metricsListen)' is not HOST:PORT")
         }
         scanIntervalMs = try positive(values, "scan_interval")
@@ -110,7 +115,6 @@ public struct AgentConfig: Sendable {
         producer.batchBytes = values.int("output.batch_bytes")
         if producer.batchBytes < 1024 { throw values.invalid("output.batch_bytes", "must be at least 1KiB") }
         partitioner = Partitioning(rawValue: values.string("output.partitioner")) ?? .sticky
-        producer.partitionerIgnoresKeys = partitioner == .sticky
         producer.retryBackoffMs = try positive(values, "output.retry_backoff")
         producer.retryBackoffMaxMs = try positive(values, "output.retry_backoff_max")
         if producer.retryBackoffMaxMs < producer.retryBackoffMs {
@@ -139,20 +143,4 @@ func positive(_ values: ConfigValues, _ key: String) throws(ConfigError) -> Int6
     let value = values.integer(key)
     if value <= 0 { throw values.invalid(key, "must be greater than 0") }
     return value
-}
-
-/// `HOST:PORT` with a numeric port.
-struct HostAndPort: Sendable, Equatable {
-    var host: String
-    var port: Int
-
-    init?(_ text: String) {
-        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
-            return nil
-        }
-        let host = String(text[..<colon])
-        guard !host.isEmpty else { return nil }
-        self.host = host
-        self.port = port
-    }
 }

@@ -65,7 +65,8 @@ struct AgentGauges {
     let bufferedBytes = Gauge(label: "logflume_agent_buffered_bytes")
     let roundTrip = Metrics.Timer(label: "logflume_agent_broker_round_trip_seconds")
 
-    /// Per-file lag, labelled by path; removed when the file is closed.
+    /// Per-file lag, labelled by path (the tailer keeps one per file and destroys it when the
+    /// file is let go).
     func bytesBehind(path: String) -> Gauge {
         Gauge(label: "logflume_agent_file_bytes_behind", dimensions: [("path", path)])
     }

@@ -46,7 +46,10 @@ final class Shipper: Sendable {
     func ship(_ records: ArraySlice<ProducerRecord>, chunk: ShippedChunk) async -> ArraySlice<ProducerRecord> {
         var remaining = records
         if !isSpooling {
-            let onDelivery: DeliveryCallback = { [self] report in delivered(report, chunk: chunk) }
+            let onDelivery: DeliveryCallback = { [self] report in
+                count(report)
+                chunk.recordsSettled()
+            }
             var waits = 0
             while !remaining.isEmpty {
                 do {
@@ -104,12 +107,12 @@ final class Shipper: Sendable {
         return []
     }
 
-    private func delivered(_ report: DeliveryReport, chunk: ShippedChunk) {
+    /// Counts a record's outcome; the caller then settles whatever it was waiting for.
+    private func count(_ report: DeliveryReport) {
         switch report.result {
         case .success: counters.add(.linesShipped)
         case .failure(let error): failed(error)
         }
-        chunk.recordsSettled()
     }
 
     /// A record the broker refused for good (too large, invalid topic): counted and logged at
@@ -132,10 +135,7 @@ final class Shipper: Sendable {
             if producer.bufferedBytes < memoryBufferBytes / 2, spool.hasUnread {
                 for (segment, records) in spool.read(maxBytes: max(64 << 10, memoryBufferBytes / 4)) {
                     let onDelivery: DeliveryCallback = { [self] report in
-                        switch report.result {
-                        case .success: counters.add(.linesShipped)
-                        case .failure(let error): failed(error)
-                        }
+                        count(report)
                         segment.settled.add(1, ordering: .releasing)
                     }
                     var remaining = records[...]

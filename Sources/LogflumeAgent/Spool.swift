@@ -1,4 +1,5 @@
 import LogflumeClient
+import LogflumeStorage
 import LogflumeWire
 import NIOCore
 import Synchronization
@@ -40,6 +41,8 @@ final class Spool: Sendable {
         var nextSequence: UInt64 = 0
     }
 
+    static let suffix = ".spool"
+
     let directory: String
     let maxBytes: Int64
     let segmentBytes: Int64
@@ -70,7 +73,7 @@ final class Spool: Sendable {
 
     /// Appends and fsyncs `records`; false (nothing written) when they do not fit in `maxBytes`.
     func append(_ records: [ProducerRecord]) throws(AgentError) -> Bool {
-        var buffer = ByteBufferAllocator().buffer(capacity: records.reduce(0) { $0 + $1.spoolSizeEstimate })
+        var buffer = ByteBufferAllocator().buffer(capacity: records.reduce(0) { $0 + $1.estimatedSize + $1.topic.utf8.count + 16 })
         for record in records { Self.encodeFrame(record, into: &buffer) }
         let frameBytes = Int64(buffer.readableBytes)
         return try state.withLock { (state: inout State) throws(AgentError) -> Bool in
@@ -152,7 +155,7 @@ final class Spool: Sendable {
     private func openSegment(_ state: inout State) throws(AgentError) {
         let sequence = state.nextSequence
         state.nextSequence += 1
-        let path = directory + "/" + String(sequence).leftPadded(to: 20) + ".spool"
+        let path = SegmentFileName.path(directory, Int64(sequence), Self.suffix)
         let descriptor = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
         guard descriptor >= 0 else { throw .spool(path: path, reason: "cannot create: \(SystemError(errno: errno))") }
         state.segments.append(SegmentState(segment: Segment(sequence: sequence, path: path), descriptor: descriptor, size: 0))
@@ -163,12 +166,12 @@ final class Spool: Sendable {
         var sequences: [UInt64] = []
         while let entry = readdir(handle) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if name.hasSuffix(".spool"), let sequence = UInt64(name.dropLast(6)) { sequences.append(sequence) }
+            if let sequence = SegmentFileName.baseOffset(of: name, suffix: Self.suffix) { sequences.append(UInt64(sequence)) }
         }
         closedir(handle)
         try state.withLock { (state: inout State) throws(AgentError) in
             for sequence in sequences.sorted() {
-                let path = directory + "/" + String(sequence).leftPadded(to: 20) + ".spool"
+                let path = SegmentFileName.path(directory, Int64(sequence), Self.suffix)
                 let descriptor = open(path, O_RDWR | O_CLOEXEC)
                 guard descriptor >= 0 else { throw .spool(path: path, reason: "cannot open: \(SystemError(errno: errno))") }
                 let valid = Self.validLength(descriptor)
@@ -276,18 +279,4 @@ func writeFully(_ descriptor: Int32, _ bytes: UnsafeRawBufferPointer, at offset:
         done += n
     }
     return nil
-}
-
-extension String {
-    func leftPadded(to width: Int) -> String {
-        count >= width ? self : String(repeating: "0", count: width - count) + self
-    }
-}
-
-extension ProducerRecord {
-    var spoolSizeEstimate: Int {
-        var size = 32 + topic.utf8.count + (key?.readableBytes ?? 0) + (value?.readableBytes ?? 0)
-        for header in headers { size += 6 + header.key.utf8.count + (header.value?.readableBytes ?? 0) }
-        return size
-    }
 }

@@ -1,4 +1,5 @@
 import Logging
+import Metrics
 import LogflumeClient
 import LogflumeStorage
 import LogflumeWire
@@ -46,6 +47,8 @@ final class Tailer {
     private var nextCheckpointAt: Int64 = 0
     private var lastSaved: [FileKey: CheckpointStore.Entry] = [:]
     private var readBuffer: [UInt8]
+    /// Per-file lag gauges, made once per file and path and destroyed when the file is let go.
+    private var behindGauges: [FileKey: (path: String, gauge: Gauge)] = [:]
 
     init(config: AgentConfig, host: String, shipper: Shipper, counters: AgentCounters, clock: any WallClock, logger: Logger) throws {
         self.config = config
@@ -472,7 +475,14 @@ final class Tailer {
         gauges.filesOpen.record(files.count)
         gauges.bytesBehindTotal.record(bytesBehind)
         for file in files.values {
-            gauges.bytesBehind(path: file.path).record(max(0, file.lastSize - file.progress.safeOffset))
+            if behindGauges[file.key]?.path != file.path {
+                behindGauges[file.key]?.gauge.destroy()
+                behindGauges[file.key] = (file.path, gauges.bytesBehind(path: file.path))
+            }
+            behindGauges[file.key]!.gauge.record(max(0, file.lastSize - file.progress.safeOffset))
+        }
+        for key in behindGauges.keys where files[key] == nil {
+            behindGauges.removeValue(forKey: key)?.gauge.destroy()
         }
     }
 

@@ -13,7 +13,11 @@ public struct BrokerServices: Sendable {
     public let server: KafkaServer
     public let services: [any Service]
 
-    public init(settings: BrokerConfig, group: any EventLoopGroup, clock: any WallClock = SystemWallClock(), logger: Logger) throws {
+    /// - Parameter groupTickIntervalMs: how often group deadlines (sessions, rebalances) fire.
+    public init(
+        settings: BrokerConfig, group: any EventLoopGroup, clock: any WallClock = SystemWallClock(), logger: Logger,
+        groupTickIntervalMs: Int64 = 100
+    ) throws {
         topics = try TopicStore(dataDirectory: settings.dataDirectory, defaults: settings.topicDefaults, clock: clock, logger: logger)
         broker = try Broker(config: settings, topics: topics, clock: clock, logger: logger, groupConfig: settings.groups)
         server = KafkaServer(
@@ -21,7 +25,7 @@ public struct BrokerServices: Sendable {
         )
         services = [
             TopicStoreService(topics: topics),
-            GroupCoordinatorTicker(coordinator: broker.groups),
+            GroupCoordinatorTicker(coordinator: broker.groups, intervalMs: groupTickIntervalMs),
             LogMaintenance(topics: topics, task: .retention, intervalMs: settings.retentionCheckIntervalMs, clock: clock, logger: logger),
             LogMaintenance(topics: topics, task: .compaction, intervalMs: settings.cleanerBackoffMs, clock: clock, logger: logger),
             LogMaintenance(

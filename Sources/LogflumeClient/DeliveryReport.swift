@@ -32,7 +32,7 @@ public struct ProducerRecord: Sendable {
     }
 
     /// Upper bound of the record's encoded size inside a batch (varints at their widest).
-    var estimatedSize: Int {
+    public var estimatedSize: Int {
         var size = 21 + (key?.readableBytes ?? 0) + (value?.readableBytes ?? 0)
         for header in headers { size += 10 + header.key.utf8.count + (header.value?.readableBytes ?? 0) }
         return size

@@ -17,14 +17,22 @@ public final class MetricsEndpoint: Service {
 
     /// - Parameter listen: `HOST:PORT`.
     public init?(listen: String, logger: Logger, status: @escaping @Sendable () -> String) {
-        guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (0...65535).contains(port) else {
-            return nil
-        }
-        self.host = String(listen[..<colon])
+        guard let (host, port) = Self.parseListen(listen) else { return nil }
+        self.host = host
         self.port = port
         self.logger = logger
         self.status = status
         MetricsRegistry.bootstrap()
+    }
+
+    /// `HOST:PORT` for a listener (port 0: any free one), or nil; what config files check
+    /// `metrics.listen` with.
+    public static func parseListen(_ text: String) -> (host: String, port: Int)? {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
+            return nil
+        }
+        let host = String(text[..<colon])
+        return host.isEmpty ? nil : (host, port)
     }
 
     public func run() async throws {

@@ -1,5 +1,6 @@
-/// Kafka's segment file names: the base offset as 20 zero-padded digits plus a suffix.
-enum SegmentFileName {
+/// Kafka's segment file names: the base offset as 20 zero-padded digits plus a suffix (also
+/// the agent's spool segments).
+public enum SegmentFileName {
     static let log = ".log"
     static let offsetIndex = ".index"
     static let timeIndex = ".timeindex"
@@ -10,17 +11,17 @@ enum SegmentFileName {
     /// Removed from the log, unlinked after `file.delete.delay.ms`.
     static let deleted = ".deleted"
 
-    static func stem(_ baseOffset: Int64) -> String {
+    public static func stem(_ baseOffset: Int64) -> String {
         let digits = String(baseOffset)
         return String(repeating: "0", count: max(0, 20 - digits.count)) + digits
     }
 
-    static func path(_ directory: String, _ baseOffset: Int64, _ suffix: String) -> String {
+    public static func path(_ directory: String, _ baseOffset: Int64, _ suffix: String) -> String {
         "\(directory)/\(stem(baseOffset))\(suffix)"
     }
 
     /// The base offset of a file name like `00000000000000001234.log`, or nil for other files.
-    static func baseOffset(of name: String, suffix: String) -> Int64? {
+    public static func baseOffset(of name: String, suffix: String) -> Int64? {
         guard name.hasSuffix(suffix) else { return nil }
         let stem = name.dropLast(suffix.count)
         guard stem.count == 20, stem.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }

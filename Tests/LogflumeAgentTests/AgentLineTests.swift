@@ -3,6 +3,7 @@ import LogflumeAgent
 import LogflumeClient
 import LogflumeWire
 import NIOCore
+import LogflumeTestSupport
 import Testing
 
 /// What becomes of odd lines, and of nginx lines, on their way to the topic.

@@ -2,6 +2,7 @@ import Foundation
 import LogflumeAgent
 import LogflumeClient
 import NIOCore
+import LogflumeTestSupport
 import Testing
 
 /// The agent against a real broker and real files, through every rotation style.

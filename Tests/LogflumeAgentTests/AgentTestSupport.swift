@@ -5,59 +5,11 @@ import LogflumeBroker
 import LogflumeClient
 import LogflumeConfig
 import LogflumeStorage
+import LogflumeTestSupport
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
 import Testing
-
-/// A real broker in this process on a free loopback port, with its own data directory.
-final class EmbeddedBroker: Sendable {
-    let port: Int
-    let dataDirectory: String
-    let group: MultiThreadedEventLoopGroup
-    let serviceGroup: ServiceGroup
-    let runner: Task<Void, any Error>
-
-    var bootstrap: String { "127.0.0.1:\(port)" }
-
-    init(dataDirectory: String, port: Int? = nil) async throws {
-        self.dataDirectory = dataDirectory
-        self.port = try port ?? freeLoopbackPort()
-        var settings = BrokerConfig()
-        settings.listen = HostPort(host: "127.0.0.1", port: self.port)
-        settings.dataDirectory = dataDirectory
-        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let services = try BrokerServices(settings: settings, group: group, logger: testLogger("broker"))
-        serviceGroup = ServiceGroup(services: services.services, logger: testLogger("broker"))
-        let serviceGroup = self.serviceGroup
-        runner = Task { try await serviceGroup.run() }
-        for await _ in services.server.readiness { break }
-    }
-
-    func stop() async {
-        await serviceGroup.triggerGracefulShutdown()
-        _ = await runner.result
-        try? await group.shutdownGracefully()
-    }
-}
-
-func testLogger(_ label: String) -> Logger {
-    var logger = Logger(label: label) { StreamLogHandler.standardError(label: $0) }
-    logger.logLevel = ProcessInfo.processInfo.environment["LOGFLUME_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
-    return logger
-}
-
-func freeLoopbackPort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-    return Int(UInt16(bigEndian: address.sin_port))
-}
 
 /// A fresh directory under /tmp, removed by `cleanup()`.
 struct ScratchDirectory {

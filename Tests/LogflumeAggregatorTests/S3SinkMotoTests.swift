@@ -1,4 +1,5 @@
 import Foundation
+import LogflumeTestSupport
 @testable import LogflumeAggregator
 import LogflumeClient
 import LogflumeCompression
@@ -24,7 +25,7 @@ final class MotoServer: @unchecked Sendable {
     var endpoint: String { "http://127.0.0.1:\(port)" }
 
     init() throws {
-        port = try InProcessBroker.freePort()
+        port = try freeLoopbackPort()
         logPath = makeTemporaryDirectory("moto") + "/moto.log"
         FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
@@ -181,7 +182,7 @@ struct S3SinkMotoTests {
 
         // Nobody listens: retried, then a connection error naming the attempts.
         var closed = moto.configuration(bucket: "present")
-        closed.endpoint = "http://127.0.0.1:\(try InProcessBroker.freePort())"
+        closed.endpoint = "http://127.0.0.1:\(try freeLoopbackPort())"
         closed.retries = 2
         let unreachable = S3Sink(configuration: closed, logger: Self.quiet)
         do {

@@ -1,3 +1,4 @@
+import Foundation
 public import LogflumeClient
 import NIOCore
 
@@ -89,7 +90,7 @@ enum JSONText {
                 appendString(bytes, to: &output)
             } else {
                 output.append(contentsOf: name.base64)
-                Base64.append(Array(bytes), to: &output)
+                output.append(contentsOf: Data(bytes).base64EncodedString().utf8)
                 output.append(0x22)
             }
         }
@@ -188,27 +189,6 @@ enum JSONText {
                 count += 1
             } while magnitude > 0
             output.append(contentsOf: UnsafeRawBufferPointer(rebasing: space[(20 - count)...]))
-        }
-    }
-}
-
-enum Base64 {
-    private static let alphabet: [UInt8] = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
-
-    static func append(_ bytes: [UInt8], to output: inout [UInt8]) {
-        var index = 0
-        while index + 3 <= bytes.count {
-            let n = UInt32(bytes[index]) << 16 | UInt32(bytes[index + 1]) << 8 | UInt32(bytes[index + 2])
-            output.append(contentsOf: [alphabet[Int(n >> 18 & 63)], alphabet[Int(n >> 12 & 63)], alphabet[Int(n >> 6 & 63)], alphabet[Int(n & 63)]])
-            index += 3
-        }
-        let rest = bytes.count - index
-        if rest == 1 {
-            let n = UInt32(bytes[index]) << 16
-            output.append(contentsOf: [alphabet[Int(n >> 18 & 63)], alphabet[Int(n >> 12 & 63)], 0x3D, 0x3D])
-        } else if rest == 2 {
-            let n = UInt32(bytes[index]) << 16 | UInt32(bytes[index + 1]) << 8
-            output.append(contentsOf: [alphabet[Int(n >> 18 & 63)], alphabet[Int(n >> 12 & 63)], alphabet[Int(n >> 6 & 63)], 0x3D])
         }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 public import LogflumeConfig
+import LogflumeMetrics
 
 /// Everything `logflume aggregator` is configured with. `conf/aggregator.toml` lists the same
 /// keys with their defaults; an unknown or malformed key is an error naming file, line and key.
@@ -130,9 +131,8 @@ public struct AggregatorConfig: Sendable {
         tickIntervalMs = max(10, values.integer("tick_interval"))
         logLevel = values.string("log_level")
         metricsListen = values.string("metrics_listen")
-        if !metricsListen.isEmpty {
-            let parts = metricsListen.split(separator: ":")
-            guard parts.count >= 2, Int(parts.last!) != nil else { throw values.invalid("metrics_listen", "'\(metricsListen)' is not HOST:PORT") }
+        if !metricsListen.isEmpty && MetricsEndpoint.parseListen(metricsListen) == nil {
+            throw values.invalid("metrics_listen", "'\(metricsListen)' is not HOST:PORT")
         }
     }
 
