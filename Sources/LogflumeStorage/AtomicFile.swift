@@ -1,3 +1,4 @@
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -5,8 +6,12 @@ import Glibc
 /// Replaces a small file so that a crash leaves either the old or the new contents, never a mix:
 /// write a temporary file, fsync it, rename it over the target, fsync the directory.
 public enum AtomicFile {
+    /// Numbers each write's temporary file: two writers of one file (a background flush and the
+    /// foreground, say) must not rename each other's half-written temporary away.
+    private static let writes = Atomic<Int>(0)
+
     public static func write(_ contents: [UInt8], to path: String) throws(LogError) {
-        let temporary = path + ".tmp"
+        let temporary = path + ".tmp." + String(writes.add(1, ordering: .relaxed).newValue)
         do {
             let file = try OpenFile(path: temporary, flags: O_WRONLY | O_CREAT | O_TRUNC)
             try withLogErrors { try contents.withUnsafeBytes { raw in try file.write(raw, at: 0) } }

@@ -139,7 +139,7 @@ public final class PartitionLog: Sendable {
     /// offsets present afterwards, in order.
     private static func completeInterruptedMaintenance(in directory: String, logger: Logger) throws(LogError) -> [Int64] {
         let names = try listDirectory(directory)
-        for name in names where name.hasSuffix(SegmentFileName.deleted) || name.hasSuffix(SegmentFileName.cleaned) || name.hasSuffix(".tmp") {
+        for name in names where name.hasSuffix(SegmentFileName.deleted) || name.hasSuffix(SegmentFileName.cleaned) || name.hasSuffix(".tmp") || name.contains(".tmp.") {
             unlink(directory + "/" + name)
         }
         // A `.swap` file is a finished cleaned segment: it replaces the original, whose indexes
