@@ -168,7 +168,7 @@ let package = Package(
         .testTarget(
             name: "LogflumeClientTests",
             dependencies: [
-                "LogflumeClient", "LogflumeWire",
+                "LogflumeClient", "LogflumeWire", "LogflumeTestSupport",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -134,6 +134,8 @@ public actor Consumer {
         var logStartOffset: Int64 = -1
         /// Set when a batch did not fit `partitionMaxBytes`: room for it next time.
         var maxBytesOverride: Int32?
+        /// Not fetched and not returned by `poll` until resumed; what is buffered stays.
+        var paused = false
 
         init(generation: UInt64, start: StartPosition) {
             self.generation = generation
@@ -188,8 +190,43 @@ public actor Consumer {
         startFetches()
     }
 
+    /// Adds partitions to the assignment, keeping the others' positions and buffered records
+    /// (the cooperative protocol's "assigned" step). A partition already assigned is left as is.
+    public func incrementalAssign(_ additions: [TopicPartition: StartPosition]) async throws {
+        for (tp, start) in additions where partitions[tp] == nil {
+            partitions[tp] = PartitionState(generation: nextGeneration(), start: start)
+        }
+        order = partitions.keys.sorted()
+        try await resolvePositions()
+        startFetches()
+    }
+
+    /// Removes partitions from the assignment; answers to fetches already sent for them are
+    /// dropped when they arrive.
+    public func incrementalUnassign(_ removals: [TopicPartition]) {
+        for tp in removals { partitions[tp] = nil }
+        order = partitions.keys.sorted()
+        roundRobin = 0
+    }
+
     /// The assigned partitions.
     public var assignment: [TopicPartition] { order }
+
+    /// Stops fetching these assigned partitions and returning their records, until `resume`;
+    /// positions and buffered records stay (flow control: a slow sink pauses what it cannot
+    /// take yet, without leaving the group).
+    public func pause(_ topicPartitions: [TopicPartition]) {
+        for tp in topicPartitions { partitions[tp]?.paused = true }
+    }
+
+    public func resume(_ topicPartitions: [TopicPartition]) {
+        for tp in topicPartitions { partitions[tp]?.paused = false }
+        startFetches()
+        dataArrived.ring()
+    }
+
+    /// The assigned partitions that are paused.
+    public var paused: [TopicPartition] { order.filter { partitions[$0]?.paused == true } }
 
     /// Moves an assigned partition; records buffered for it are dropped.
     public func seek(_ topicPartition: TopicPartition, to start: StartPosition) async throws {
@@ -199,6 +236,7 @@ public actor Consumer {
         var state = PartitionState(generation: nextGeneration(), start: start)
         state.highWatermark = current.highWatermark
         state.logStartOffset = current.logStartOffset
+        state.paused = current.paused
         partitions[topicPartition] = state
         try await resolvePositions()
         startFetches()
@@ -286,7 +324,7 @@ public actor Consumer {
         let count = order.count
         for step in 0..<count where out.count < max {
             let tp = order[(roundRobin + step) % count]
-            guard var state = partitions.removeValue(forKey: tp) else { continue }
+            guard partitions[tp]?.paused == false, var state = partitions.removeValue(forKey: tp) else { continue }
             defer { partitions[tp] = state }
             do {
                 try take(from: &state, topicPartition: tp, into: &out, max: max)
@@ -398,7 +436,7 @@ public actor Consumer {
         var withoutLeader: Set<String> = []
         var retryAt: Int64?
         for tp in order {
-            guard let state = partitions[tp], state.fetchOffset >= 0, state.pendingStart == nil, !state.fetching,
+            guard let state = partitions[tp], state.fetchOffset >= 0, state.pendingStart == nil, !state.fetching, !state.paused,
                   state.bufferedBytes < configuration.maxBufferedBytesPerPartition
             else { continue }
             if state.retryAt > now {
@@ -558,7 +596,9 @@ public actor Consumer {
                 "partition": "\(tp)", "offset": "\(item.offset)", "reset": "\(reset)",
                 "log_start_offset": "\(data.logStartOffset)", "high_watermark": "\(data.highWatermark)",
             ])
+            let paused = state.paused
             state = PartitionState(generation: nextGeneration(), start: reset)
+            state.paused = paused
         default:
             state.retryAt = now + configuration.retryBackoffMs
             if code.isRetriable {

@@ -2,6 +2,17 @@ public import Logging
 import LogflumeWire
 import NIOCore
 
+/// What a rebalance did to this member's partitions, in the order it happened: `revoked` before
+/// the member gives partitions up (commit what was processed of them here), `assigned` after it
+/// received its new ones (empty when nothing was added), `lost` when the member was dropped from
+/// the group (session timeout) and its partitions may already be someone else's: committing
+/// them is no longer possible.
+public enum RebalanceEvent: Sendable, Equatable {
+    case assigned([TopicPartition], generation: Int32)
+    case revoked([TopicPartition], generation: Int32)
+    case lost([TopicPartition], generation: Int32)
+}
+
 /// Settings of a `GroupConsumer`, with the Java client's defaults.
 public struct GroupConsumerConfiguration: Sendable, Equatable {
     /// Default: 10000 (`session.timeout.ms`).
@@ -10,7 +21,8 @@ public struct GroupConsumerConfiguration: Sendable, Equatable {
     public var rebalanceTimeoutMs: Int32 = 30_000
     /// Default: 1000 (`heartbeat.interval.ms`).
     public var heartbeatIntervalMs: Int64 = 1_000
-    /// Offered in order of preference. Default: range, roundrobin.
+    /// Offered in order of preference. Default: range, roundrobin. The member follows the
+    /// cooperative protocol when every one listed is cooperative (`[.cooperativeSticky]`).
     public var assignors: [PartitionAssignor] = [.range, .roundrobin]
     /// Where partitions without a committed offset start. Default: earliest.
     public var autoOffsetReset: ConsumerConfiguration.OffsetReset = .earliest
@@ -27,10 +39,13 @@ public struct GroupConsumerConfiguration: Sendable, Equatable {
     public init() {}
 }
 
-/// A member of a consumer group (the classic, eager protocol): finds the coordinator, joins,
-/// the leader assigns partitions with the group's chosen assignor, and the member reads its
-/// partitions from the group's committed offsets. Heartbeats run in the background; a
-/// rebalance is handled on the next `poll`. Commit with `commit()`; `close()` leaves the group.
+/// A member of a consumer group (the classic group protocol, eager or cooperative): finds the
+/// coordinator, joins, the leader assigns partitions with the group's chosen assignor, and the
+/// member reads its partitions from the group's committed offsets. Heartbeats run in the
+/// background; a rebalance is handled on the next `poll`, and reported to the `onRebalance`
+/// listener. With the cooperative protocol a rebalance leaves the partitions that do not move
+/// alone: their positions and buffered records stay. Commit with `commit()` or `commitAsync`;
+/// `pause`/`resume` hold partitions back without leaving the group; `close()` leaves it.
 ///
 /// ```swift
 /// let member = GroupConsumer(cluster: cluster, groupId: "shippers", topics: ["logs"])
@@ -67,12 +82,21 @@ public actor GroupConsumer {
     private var nextMetadataCheckAt: Int64 = 0
     private var heartbeatTask: Task<Void, Never>?
     private var closed = false
+    /// Set when the coordinator no longer knows this member's generation: what it held is lost,
+    /// not revoked (it cannot be committed).
+    private var membershipLost = false
+    private var lostGeneration: Int32 = -1
+    private var rebalanceListener: (@Sendable (RebalanceEvent) async -> Void)?
+    /// The newest `commitAsync`; each waits for the one before, so commits land in call order.
+    private var asyncCommits: Task<Void, Never>?
+    public nonisolated let rebalanceProtocol: RebalanceProtocol
 
     public init(cluster: KafkaCluster, groupId: String, topics: [String], configuration: GroupConsumerConfiguration = GroupConsumerConfiguration(), logger: Logger? = nil) {
         self.cluster = cluster
         self.groupId = groupId
         self.topics = Array(Set(topics)).sorted()
         self.configuration = configuration
+        self.rebalanceProtocol = PartitionAssignor.rebalanceProtocol(of: configuration.assignors)
         self.logger = logger ?? cluster.logger
         var consumerConfiguration = configuration.consumer
         consumerConfiguration.autoOffsetReset = configuration.autoOffsetReset
@@ -82,6 +106,26 @@ public actor GroupConsumer {
 
     private var requestTimeoutMs: Int64 { cluster.configuration.requestTimeoutMs }
 
+    /// Called on every rebalance (see `RebalanceEvent`), awaited before the member goes on, so
+    /// a listener can commit or flush before partitions are given up.
+    public func onRebalance(_ listener: @escaping @Sendable (RebalanceEvent) async -> Void) {
+        rebalanceListener = listener
+    }
+
+    /// The coordinator dropped this member: it is no member until it rejoins (generation -1),
+    /// and the next `join` reports what it held as lost.
+    private func loseMembership() {
+        if generationId >= 0 { lostGeneration = generationId }
+        membershipLost = true
+        generationId = -1
+        needsRejoin = true
+    }
+
+    private func emit(_ event: RebalanceEvent) async {
+        logger.debug("rebalance", metadata: ["group": "\(groupId)", "event": "\(event)"])
+        await rebalanceListener?(event)
+    }
+
     // MARK: Membership
 
     /// Joins the group (or rejoins after a rebalance) and starts reading the assigned
@@ -90,12 +134,16 @@ public actor GroupConsumer {
         guard !closed else { throw KafkaClientError.invalidArgument("group consumer of '\(groupId)' is closed") }
         heartbeatTask?.cancel()
         heartbeatTask = nil
-        if configuration.commitOnRebalance, generationId >= 0, !assignment.isEmpty {
-            do {
-                try await commit()
-            } catch {
-                logger.debug("commit before rejoining failed", metadata: ["group": "\(groupId)", "error": "\(error)"])
+        if membershipLost {
+            membershipLost = false
+            if !assignment.isEmpty {
+                let lost = assignment
+                await consumer.incrementalUnassign(lost)
+                assignment = []
+                await emit(.lost(lost, generation: lostGeneration))
             }
+        } else if rebalanceProtocol == .eager, !assignment.isEmpty {
+            await revoke(assignment)
         }
         needsRejoin = false
         var attempts = 0
@@ -110,8 +158,47 @@ public actor GroupConsumer {
                 try await Task.sleep(for: .milliseconds(configuration.retryBackoffMs))
             }
         }
-        try await startReading()
         startHeartbeats()
+    }
+
+    /// Commits (when configured) and gives up partitions this member holds.
+    private func revoke(_ partitions: [TopicPartition]) async {
+        if configuration.commitOnRebalance, generationId >= 0 {
+            do {
+                try await sendCommit(offsets: positions(of: partitions), metadata: nil)
+            } catch {
+                logger.debug("commit of revoked partitions failed", metadata: ["group": "\(groupId)", "error": "\(error)"])
+            }
+        }
+        await emit(.revoked(partitions, generation: generationId))
+        await consumer.incrementalUnassign(partitions)
+        let gone = Set(partitions)
+        assignment.removeAll { gone.contains($0) }
+    }
+
+    /// Moves from the assignment held to the one just received: partitions no longer in it are
+    /// revoked (only under the cooperative protocol; eager members gave everything up before
+    /// joining), new ones start at the group's committed offsets, and the rest keep reading
+    /// where they are. Losing a partition under the cooperative protocol means rejoining at
+    /// once, so the next round can hand it to its new owner.
+    private func adopt(_ received: [TopicPartition]) async throws {
+        let next = Set(received)
+        let revoked = assignment.filter { !next.contains($0) }
+        if !revoked.isEmpty {
+            await revoke(revoked)
+            needsRejoin = true
+        }
+        let held = Set(assignment)
+        let added = next.subtracting(held).sorted()
+        assignment = next.sorted()
+        var starts: [TopicPartition: StartPosition] = [:]
+        if !added.isEmpty {
+            let committed = try await fetchCommitted(added)
+            let reset: StartPosition = configuration.autoOffsetReset == .latest ? .latest : .earliest
+            for tp in added { starts[tp] = committed[tp].map { .offset($0) } ?? reset }
+        }
+        try await consumer.incrementalAssign(starts)
+        await emit(.assigned(added, generation: generationId))
     }
 
     private func coordinatorConnection() async throws -> BrokerConnection {
@@ -125,7 +212,18 @@ public actor GroupConsumer {
     private func joinAndSync() async throws -> Bool {
         let connection = try await coordinatorConnection()
         let joinVersion = try connection.version(for: .joinGroup)
-        let subscription = ConsumerProtocolSubscription(topics: topics).encoded(version: 0)
+        let subscription: ByteBuffer
+        switch rebalanceProtocol {
+        case .eager:
+            subscription = ConsumerProtocolSubscription(topics: topics).encoded(version: 0)
+        case .cooperative:
+            let byTopic = Dictionary(grouping: assignment, by: \.topic)
+            subscription = ConsumerProtocolSubscription(
+                topics: topics,
+                ownedPartitions: byTopic.keys.sorted().map { .init(topic: $0, partitions: byTopic[$0]!.map(\.partition).sorted()) },
+                generationId: generationId
+            ).encoded(version: 2)
+        }
         let request = JoinGroupRequest(
             groupId: groupId, sessionTimeoutMs: configuration.sessionTimeoutMs, rebalanceTimeoutMs: configuration.rebalanceTimeoutMs,
             memberId: memberId, groupInstanceId: joinVersion >= 5 ? configuration.groupInstanceId : nil,
@@ -201,11 +299,11 @@ public actor GroupConsumer {
             }
             mine = decoded.assignedPartitions.flatMap { tp in tp.partitions.map { TopicPartition(tp.topic, $0) } }
         }
-        assignment = Array(Set(mine)).sorted()
         logger.debug("joined group", metadata: [
             "group": "\(groupId)", "member": "\(memberId)", "generation": "\(generationId)", "leader": "\(isLeader)",
-            "protocol": "\(joined.protocolName)", "assignment": "\(assignment)",
+            "protocol": "\(joined.protocolName)", "assignment": "\(mine)",
         ])
+        try await adopt(mine)
         return true
     }
 
@@ -219,7 +317,11 @@ public actor GroupConsumer {
         var assignorMembers: [AssignorMember] = []
         for member in members {
             let subscription = (try? ConsumerProtocolSubscription(from: member.metadata)) ?? ConsumerProtocolSubscription()
-            assignorMembers.append(AssignorMember(memberId: member.memberId, groupInstanceId: member.groupInstanceId, topics: subscription.topics))
+            assignorMembers.append(AssignorMember(
+                memberId: member.memberId, groupInstanceId: member.groupInstanceId, topics: subscription.topics,
+                ownedPartitions: subscription.ownedPartitions.flatMap { owned in owned.partitions.map { TopicPartition(owned.topic, $0) } },
+                generation: subscription.generationId
+            ))
         }
         let allTopics = Set(assignorMembers.flatMap(\.topics)).sorted()
         let metadata = try await cluster.refreshMetadata(topics: allTopics)
@@ -239,17 +341,6 @@ public actor GroupConsumer {
             }).encoded(version: 0)
             return .init(memberId: member.memberId, assignment: encoded)
         }
-    }
-
-    /// Points the inner consumer at the assigned partitions, at the committed offsets.
-    private func startReading() async throws {
-        var starts: [TopicPartition: StartPosition] = [:]
-        if !assignment.isEmpty {
-            let committed = try await fetchCommitted(assignment)
-            let reset: StartPosition = configuration.autoOffsetReset == .latest ? .latest : .earliest
-            for tp in assignment { starts[tp] = committed[tp].map { .offset($0) } ?? reset }
-        }
-        try await consumer.assign(starts)
     }
 
     /// The group's committed offsets of these partitions (OffsetFetch to the coordinator).
@@ -325,8 +416,7 @@ public actor GroupConsumer {
             case .unknownMemberId, .illegalGeneration, .fencedInstanceId:
                 logger.info("group membership lost; rejoining", metadata: ["group": "\(groupId)", "error": "\(code.name)"])
                 if code == .unknownMemberId { memberId = JoinGroupRequest.unknownMemberId }
-                generationId = -1
-                needsRejoin = true
+                loseMembership()
                 return false
             case .notCoordinator, .coordinatorNotAvailable, .coordinatorLoadInProgress:
                 coordinator = nil
@@ -394,20 +484,72 @@ public actor GroupConsumer {
 
     public var isClosed: Bool { closed }
 
+    /// Moves an assigned partition: the next `poll` returns records from `start`.
+    public func seek(_ topicPartition: TopicPartition, to start: StartPosition) async throws {
+        try await consumer.seek(topicPartition, to: start)
+    }
+
+    /// Holds these assigned partitions back: no fetching, no records from `poll`, while the
+    /// member stays in the group and keeps its positions. Pausing survives a cooperative
+    /// rebalance for partitions that stay; a partition given up is no longer paused.
+    public func pause(_ topicPartitions: [TopicPartition]) async {
+        await consumer.pause(topicPartitions)
+    }
+
+    public func resume(_ topicPartitions: [TopicPartition]) async {
+        await consumer.resume(topicPartitions)
+    }
+
+    /// The assigned partitions that are paused.
+    public var paused: [TopicPartition] {
+        get async { await consumer.paused }
+    }
+
     // MARK: Committing
+
+    private func positions(of partitions: [TopicPartition]) async -> [TopicPartition: Int64] {
+        var offsets: [TopicPartition: Int64] = [:]
+        for tp in partitions {
+            if let position = await consumer.position(of: tp) { offsets[tp] = position }
+        }
+        return offsets
+    }
 
     /// Commits the positions of the assigned partitions (what `poll` has returned so far).
     public func commit() async throws {
-        var offsets: [TopicPartition: Int64] = [:]
-        for tp in assignment {
-            if let position = await consumer.position(of: tp) { offsets[tp] = position }
-        }
-        try await commit(offsets: offsets)
+        try await commit(offsets: positions(of: assignment))
     }
 
     /// Commits these offsets (the next offset to read, per partition) with this member's
-    /// generation. A rebalance error makes the next `poll` rejoin.
+    /// generation, after any `commitAsync` still under way. A rebalance error makes the next
+    /// `poll` rejoin.
     public func commit(offsets: [TopicPartition: Int64], metadata: String? = nil) async throws {
+        await asyncCommits?.value
+        try await sendCommit(offsets: offsets, metadata: metadata)
+    }
+
+    /// Sends a commit without waiting for the answer: the positions now (or `offsets`), in call
+    /// order after earlier async commits; `completion` gets the outcome. A later `commit` waits
+    /// for these first.
+    public func commitAsync(
+        offsets: [TopicPartition: Int64]? = nil, metadata: String? = nil,
+        completion: (@Sendable (Result<Void, any Error>) -> Void)? = nil
+    ) async {
+        let chosen: [TopicPartition: Int64]
+        if let offsets { chosen = offsets } else { chosen = await positions(of: assignment) }
+        let previous = asyncCommits
+        asyncCommits = Task {
+            await previous?.value
+            do {
+                try await self.sendCommit(offsets: chosen, metadata: metadata)
+                completion?(.success(()))
+            } catch {
+                completion?(.failure(error))
+            }
+        }
+    }
+
+    private func sendCommit(offsets: [TopicPartition: Int64], metadata: String?) async throws {
         guard !offsets.isEmpty else { return }
         let connection = try await coordinatorConnection()
         let version = try connection.version(for: .offsetCommit)
@@ -426,7 +568,9 @@ public actor GroupConsumer {
             for partition in topic.partitions where partition.errorCode != 0 {
                 let code = KafkaErrorCode(code: partition.errorCode)
                 switch code {
-                case .rebalanceInProgress, .illegalGeneration, .unknownMemberId: needsRejoin = true
+                case .rebalanceInProgress: needsRejoin = true
+                case .illegalGeneration, .unknownMemberId:
+                    loseMembership()
                 case .notCoordinator, .coordinatorNotAvailable: coordinator = nil
                 default: break
                 }
@@ -441,9 +585,13 @@ public actor GroupConsumer {
     /// Kafka). Commit first to keep the positions.
     public func close() async {
         guard !closed else { return }
-        closed = true
         heartbeatTask?.cancel()
         heartbeatTask = nil
+        await asyncCommits?.value
+        if !assignment.isEmpty, !membershipLost {
+            await emit(.revoked(assignment, generation: generationId))
+        }
+        closed = true
         await consumer.close()
         guard configuration.groupInstanceId == nil, memberId != JoinGroupRequest.unknownMemberId else { return }
         do {

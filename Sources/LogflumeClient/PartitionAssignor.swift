@@ -4,16 +4,34 @@ public struct AssignorMember: Sendable, Equatable {
     public var groupInstanceId: String?
     /// The topics the member subscribed to.
     public var topics: [String]
+    /// What the member says it holds (subscription v1+); only the cooperative assignor uses it.
+    public var ownedPartitions: [TopicPartition]
+    /// The generation in which it held them (subscription v2+), -1 when it did not say.
+    public var generation: Int32
 
-    public init(memberId: String, groupInstanceId: String? = nil, topics: [String]) {
+    public init(memberId: String, groupInstanceId: String? = nil, topics: [String], ownedPartitions: [TopicPartition] = [], generation: Int32 = -1) {
         self.memberId = memberId
         self.groupInstanceId = groupInstanceId
         self.topics = topics
+        self.ownedPartitions = ownedPartitions
+        self.generation = generation
     }
 }
 
-/// The eager assignors of Kafka's consumer protocol, computed as the Java client (and
-/// librdkafka) compute them, so members of different clients in one group agree.
+/// How members hand partitions over in a rebalance (KIP-429).
+public enum RebalanceProtocol: Sendable, Equatable {
+    /// Every member gives up everything before rejoining.
+    case eager
+    /// Members keep what they own while the group rebalances and give up only what moves; a
+    /// partition moves in two rebalances (revoked from its owner in the first, assigned in the
+    /// second), so it never has two owners.
+    case cooperative
+}
+
+/// The assignors of Kafka's consumer protocol. The eager ones are computed as the Java client
+/// (and librdkafka) compute them, so members of different clients in one group agree; the
+/// cooperative one follows the same rules (balanced, sticky, never hands a partition to a new
+/// member while another still owns it), so any member may lead a mixed group.
 public enum PartitionAssignor: String, Sendable, CaseIterable {
     /// Per topic, consecutive ranges of partitions to the subscribed members in member order;
     /// the first `partitions % members` members get one more.
@@ -21,8 +39,22 @@ public enum PartitionAssignor: String, Sendable, CaseIterable {
     /// Every subscribed partition (sorted by topic, then partition) in turn to the next member
     /// (in member order) that subscribed to its topic.
     case roundrobin = "roundrobin"
+    /// Balanced (member counts differ by at most one among members subscribed to the same
+    /// topics) and sticky (a member keeps what it owns unless balance needs it elsewhere), with
+    /// the cooperative protocol.
+    case cooperativeSticky = "cooperative-sticky"
 
     public var name: String { rawValue }
+
+    public var rebalanceProtocol: RebalanceProtocol {
+        self == .cooperativeSticky ? .cooperative : .eager
+    }
+
+    /// The protocol a member offering `assignors` follows: cooperative only when every one of
+    /// them is, as in the Java client (a group upgrading from eager lists both and stays eager).
+    public static func rebalanceProtocol(of assignors: [PartitionAssignor]) -> RebalanceProtocol {
+        !assignors.isEmpty && assignors.allSatisfy { $0.rebalanceProtocol == .cooperative } ? .cooperative : .eager
+    }
 
     /// Kafka's member order: members with a group instance id first, by that id; then the
     /// others by member id (Java's `String.compareTo`, UTF-16 code units).
@@ -73,6 +105,8 @@ public enum PartitionAssignor: String, Sendable, CaseIterable {
                     next += 1
                 }
             }
+        case .cooperativeSticky:
+            return StickyAssignment(members: sorted, partitionCounts: partitionCounts).cooperativeAssignment()
         }
         return result
     }

@@ -45,6 +45,21 @@ struct ConsumeCommand: AsyncParsableCommand {
     @Option(help: "Consume as a member of this consumer group: read the partitions the group assigns, from its committed offsets (--from earliest or latest applies where none is), committing after each batch.")
     var group: String?
 
+    @Option(help: "With --group: the assignors to offer, in order of preference, comma-separated (range, roundrobin, cooperative-sticky). cooperative-sticky alone makes the member cooperative: a rebalance takes only the partitions that move.")
+    var assignor: String = "range,roundrobin"
+
+    func parseAssignors() throws -> [PartitionAssignor] {
+        let names = assignor.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let assignors = try names.map { name in
+            guard let assignor = PartitionAssignor(rawValue: name) else {
+                throw ValidationError("--assignor: unknown assignor '\(name)' (known: \(PartitionAssignor.allCases.map(\.name).joined(separator: ", ")))")
+            }
+            return assignor
+        }
+        guard !assignors.isEmpty else { throw ValidationError("--assignor needs at least one assignor") }
+        return assignors
+    }
+
     enum Start {
         case position(StartPosition)
         case fromEnd(Int64)
@@ -64,6 +79,7 @@ struct ConsumeCommand: AsyncParsableCommand {
     func validate() throws {
         _ = try parseStart()
         if let maxRecords, maxRecords < 0 { throw ValidationError("--max-records must be >= 0") }
+        _ = try parseAssignors()
         if group != nil {
             if partition != nil { throw ValidationError("--partition cannot be used with --group (the group assigns partitions)") }
             if case .position(let start) = try parseStart(), start == .earliest || start == .latest {} else {
@@ -79,10 +95,21 @@ struct ConsumeCommand: AsyncParsableCommand {
         let limit = maxRecords ?? .max
         let format = self.format
         var configuration = GroupConsumerConfiguration()
+        configuration.assignors = try parseAssignors()
         if case .position(.latest) = try parseStart() { configuration.autoOffsetReset = .latest }
         try await cluster.withCluster { cluster in
             _ = try await cluster.topicMetadata(topic)
             let member = GroupConsumer(cluster: cluster, groupId: groupId, topics: [topic], configuration: configuration)
+            // Rebalances go to stderr, one line each, so a person (or a test) sees what moved.
+            await member.onRebalance { event in
+                let line: String
+                switch event {
+                case .assigned(let partitions, let generation): line = "assigned generation=\(generation) partitions=\(partitions.map(\.description).joined(separator: ","))"
+                case .revoked(let partitions, let generation): line = "revoked generation=\(generation) partitions=\(partitions.map(\.description).joined(separator: ","))"
+                case .lost(let partitions, let generation): line = "lost generation=\(generation) partitions=\(partitions.map(\.description).joined(separator: ","))"
+                }
+                FileHandle.standardError.write(Data("logflume: rebalance: \(line)\n".utf8))
+            }
             var output = StandardOutput()
             var printed = 0
             do {

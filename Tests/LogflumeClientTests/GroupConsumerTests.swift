@@ -196,4 +196,169 @@ struct GroupConsumerTests {
             #expect(after.values.reduce(0, +) == Int64(total + 40))
         }
     }
+
+    /// Rebalance events, in order, per member.
+    final class EventLog: Sendable {
+        private let state = Mutex<[RebalanceEvent]>([])
+        var events: [RebalanceEvent] { state.withLock { $0 } }
+        func add(_ event: RebalanceEvent) { state.withLock { $0.append(event) } }
+        var revoked: [[TopicPartition]] {
+            events.compactMap { if case .revoked(let partitions, _) = $0 { return partitions } else { return nil } }
+        }
+    }
+
+    /// A second member joins a member that holds all six partitions. Eager: the first gives up
+    /// all six, then gets three back. Cooperative: it gives up only the three that move and keeps
+    /// reading the rest where it was. Either way, with commits after each batch, every record is
+    /// read exactly once and the listener sees revocations before the new assignment.
+    @Test(arguments: [PartitionAssignor.range, .cooperativeSticky])
+    func aJoiningMemberTakesOverHalfTheRecordsAndEventsSayWhatMoved(assignor: PartitionAssignor) async throws {
+        let broker = try LiveBroker()
+        let topic = "rebalanced"
+        let group = "rebalance-\(assignor.name)"
+        let partitions = (0..<6).map { TopicPartition(topic, Int32($0)) }
+        try await broker.withCluster { cluster in
+            try await Admin(cluster: cluster).createTopic(name: topic, partitions: 6, replicationFactor: 1)
+            try await Self.produceSpread(cluster, topic: topic, range: 0..<300, partitions: 6)
+        }
+        var configuration = Self.fastConfiguration()
+        configuration.assignors = [assignor]
+        let shared = Shared()
+        let firstLog = EventLog()
+        let secondLog = EventLog()
+        let deadline = Date().addingTimeInterval(60)
+
+        async let first = Self.rebalancedMember(broker, group: group, topic: topic, configuration: configuration, log: firstLog, shared: shared, waitForTurn: false, deadline: deadline)
+        async let second = Self.rebalancedMember(broker, group: group, topic: topic, configuration: configuration, log: secondLog, shared: shared, waitForTurn: true, deadline: deadline)
+        // More records once both are in the group.
+        while !shared.secondMayJoin && Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        try await Task.sleep(for: .milliseconds(500))
+        try await broker.withCluster { cluster in try await Self.produceSpread(cluster, topic: topic, range: 300..<600, partitions: 6) }
+        let (firstAssignment, secondAssignment) = try await (first, second)
+
+        let read = shared.read
+        #expect(read.count == 600, "records read: \(read.count)")
+        #expect(Set(read).count == read.count, "a record was read twice")
+        #expect(firstAssignment.count == 3 && secondAssignment.count == 3)
+        #expect(Set(firstAssignment + secondAssignment) == Set(partitions))
+
+        // The first member's story: all six, then the rebalance.
+        let events = firstLog.events
+        guard case .assigned(let initial, _)? = events.first else {
+            Issue.record("first event of the first member: \(events)")
+            return
+        }
+        #expect(Set(initial) == Set(partitions))
+        let revokedBeforeClose = firstLog.revoked.dropLast()  // the last revocation is close()'s
+        switch assignor.rebalanceProtocol {
+        case .eager:
+            #expect(revokedBeforeClose.first.map(Set.init) == Set(partitions), "eager: everything is revoked: \(events)")
+        case .cooperative:
+            #expect(revokedBeforeClose.count == 1, "one revocation: \(events)")
+            #expect(revokedBeforeClose.first?.count == 3, "cooperative: only the three that move: \(events)")
+            #expect(Set(revokedBeforeClose.first ?? []) == Set(secondAssignment))
+        }
+        // The second member got its three partitions (and, when cooperative, only after the
+        // first gave them up).
+        let secondAssigned = secondLog.events.compactMap { if case .assigned(let p, _) = $0 { return p } else { return nil } }.flatMap { $0 }
+        #expect(Set(secondAssigned) == Set(secondAssignment))
+        #expect(secondLog.events.allSatisfy { if case .lost = $0 { return false } else { return true } })
+    }
+
+    /// What the two members of the rebalance test share.
+    final class Shared: Sendable {
+        private let state = Mutex<(read: [String], done: Int, secondMayJoin: Bool)>(([], 0, false))
+        var read: [String] { state.withLock { $0.read } }
+        var done: Int { state.withLock { $0.done } }
+        var secondMayJoin: Bool { state.withLock { $0.secondMayJoin } }
+        func add(_ records: [ConsumerRecord]) -> Int {
+            state.withLock { state in
+                state.read += records.map { "\($0.topicPartition)@\($0.offset)" }
+                if state.read.count >= 300 { state.secondMayJoin = true }
+                return state.read.count
+            }
+        }
+        func finish() { state.withLock { $0.done += 1 } }
+    }
+
+    /// One member of the rebalance test: reads and commits after each batch until the group
+    /// has read all 600 records and the member has held three partitions for ten polls.
+    static func rebalancedMember(
+        _ broker: LiveBroker, group: String, topic: String, configuration: GroupConsumerConfiguration,
+        log: EventLog, shared: Shared, waitForTurn: Bool, deadline: Date
+    ) async throws -> [TopicPartition] {
+        if waitForTurn {
+            while !shared.secondMayJoin && Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        return try await withCluster(broker) { cluster in
+            let member = GroupConsumer(cluster: cluster, groupId: group, topics: [topic], configuration: configuration)
+            await member.onRebalance { log.add($0) }
+            var settledPolls = 0
+            while Date() < deadline {
+                let batch = try await member.poll(maxRecords: 20, timeoutMs: 200)
+                let total = shared.add(batch)
+                if !batch.isEmpty { try await member.commit() }
+                if total >= 600, await member.assignment.count == 3 {
+                    settledPolls += 1
+                    if settledPolls >= 10 { break }
+                }
+            }
+            let assignment = await member.assignment
+            try await member.commit()
+            // Both stay until both are done, so the first to leave does not move partitions back.
+            shared.finish()
+            while Date() < deadline, shared.done < 2 {
+                _ = try await member.poll(maxRecords: 1, timeoutMs: 100)
+            }
+            await member.close()
+            return assignment
+        }
+    }
+
+    static func produceSpread(_ cluster: KafkaCluster, topic: String, range: Range<Int>, partitions: Int) async throws {
+        let producer = try Producer(cluster: cluster)
+        for i in range {
+            try await producer.enqueue(ProducerRecord(topic: topic, partition: Int32(i % partitions), value: ByteBuffer(string: "record-\(i)")))
+        }
+        try await producer.flush()
+        await producer.close()
+    }
+
+    /// Pause holds a partition back without leaving the group; resume lets its records through.
+    /// Async commits land in call order and a later sync commit waits for them.
+    @Test func pauseResumeAndAsyncCommits() async throws {
+        let broker = try LiveBroker()
+        let topic = "paused"
+        try await broker.withCluster { cluster in
+            try await Admin(cluster: cluster).createTopic(name: topic, partitions: 2, replicationFactor: 1)
+            try await Self.produceSpread(cluster, topic: topic, range: 0..<40, partitions: 2)
+            let member = GroupConsumer(cluster: cluster, groupId: "pauser", topics: [topic], configuration: Self.fastConfiguration())
+            let held = TopicPartition(topic, 0)
+            let flowing = TopicPartition(topic, 1)
+            while await member.assignment.count < 2 { _ = try await member.poll(maxRecords: 0, timeoutMs: 100) }
+            await member.pause([held])
+            #expect(await member.paused == [held])
+            var records: [ConsumerRecord] = []
+            let until = Date().addingTimeInterval(20)
+            while records.count < 20 && Date() < until { records += try await member.poll(maxRecords: 100, timeoutMs: 300) }
+            for _ in 0..<5 { records += try await member.poll(maxRecords: 100, timeoutMs: 200) }
+            #expect(records.count == 20 && records.allSatisfy { $0.topicPartition == flowing })
+            await member.resume([held])
+            #expect(await member.paused.isEmpty)
+            while records.count < 40 && Date() < until { records += try await member.poll(maxRecords: 100, timeoutMs: 300) }
+            #expect(records.filter { $0.topicPartition == held }.map(\.offset) == Array(0..<20))
+
+            let completions = Mutex<[Int64]>([])
+            for offset in stride(from: Int64(2), through: 20, by: 2) {
+                await member.commitAsync(offsets: [held: offset], metadata: "async-\(offset)") { result in
+                    if case .success = result { completions.withLock { $0.append(offset) } }
+                }
+            }
+            try await member.commit(offsets: [flowing: 20])
+            #expect(completions.withLock { $0 } == Array(stride(from: Int64(2), through: 20, by: 2)), "async commits complete in call order, before the sync one")
+            let committed = try await member.committed([held, flowing])
+            #expect(committed[held] == 20 && committed[flowing] == 20)
+            await member.close()
+        }
+    }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import LogflumeClient
+import LogflumeTestSupport
 import NIOCore
 import NIOPosix
 import Testing
@@ -31,7 +32,7 @@ final class LiveBroker: @unchecked Sendable {
     static var isAvailable: Bool { binary != nil }
 
     init() throws {
-        port = try Self.freePort()
+        port = try freeLoopbackPort()
         var template = Array("/tmp/logflume-client-XXXXXX".utf8CString)
         guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else { throw LiveTestError("mkdtemp failed") }
         dataDirectory = String(cString: template.withUnsafeBufferPointer { $0.baseAddress! })
@@ -74,25 +75,6 @@ final class LiveBroker: @unchecked Sendable {
 
     var brokerLog: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
-    static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw LiveTestError("socket failed") }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard bound == 0 else { throw LiveTestError("bind failed") }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
-
     static func canConnect(port: Int) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return false }
@@ -109,8 +91,7 @@ final class LiveBroker: @unchecked Sendable {
     /// Runs `body` with a cluster client for this broker, closing it afterwards.
     func withCluster<T>(_ body: (KafkaCluster) async throws -> T) async throws -> T {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        var logger = Logger(label: "test") { StreamLogHandler.standardError(label: $0) }
-        logger.logLevel = ProcessInfo.processInfo.environment["LOGFLUME_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
+        let logger = testLogger("test")
         let cluster = try KafkaCluster(configuration: ClusterConfiguration(bootstrap: bootstrap, clientId: "client-tests"), group: group, logger: logger)
         do {
             let result = try await body(cluster)

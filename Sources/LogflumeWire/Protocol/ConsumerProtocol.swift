@@ -48,20 +48,30 @@ public enum ConsumerProtocol {
     }
 }
 
-/// ConsumerProtocolSubscription v0-1: version, topics, user_data (nullable); v1 adds
-/// owned_partitions (the cooperative protocol). v2's generation_id and v3's rack_id are read past.
+/// ConsumerProtocolSubscription v0-3: version, topics, user_data (nullable); v1 adds
+/// owned_partitions (the cooperative protocol), v2 generation_id (KIP-792: which claim to trust
+/// when two members say they own one partition), v3 rack_id (nullable).
 public struct ConsumerProtocolSubscription: Equatable, Sendable {
-    public static let versions: ClosedRange<Int16> = 0...1
+    public static let versions: ClosedRange<Int16> = 0...3
 
     public var topics: [String]
     public var userData: ByteBuffer?
     /// v1+.
     public var ownedPartitions: [ConsumerProtocol.TopicPartition]
+    /// v2+: the generation in which the member owned `ownedPartitions`; -1 when unknown.
+    public var generationId: Int32
+    /// v3+.
+    public var rackId: String?
 
-    public init(topics: [String] = [], userData: ByteBuffer? = nil, ownedPartitions: [ConsumerProtocol.TopicPartition] = []) {
+    public init(
+        topics: [String] = [], userData: ByteBuffer? = nil, ownedPartitions: [ConsumerProtocol.TopicPartition] = [],
+        generationId: Int32 = -1, rackId: String? = nil
+    ) {
         self.topics = topics
         self.userData = userData
         self.ownedPartitions = ownedPartitions
+        self.generationId = generationId
+        self.rackId = rackId
     }
 
     /// Decodes the whole metadata bytes of a JoinGroup protocol, ignoring bytes after the last
@@ -75,6 +85,12 @@ public struct ConsumerProtocolSubscription: Equatable, Sendable {
         if version >= 1 {
             ownedPartitions = try ConsumerProtocol.readTopicPartitions(&buffer, "owned_partitions")
         }
+        if version >= 2 {
+            generationId = try buffer.readKafkaInt32("generation_id")
+        }
+        if version >= 3 {
+            rackId = try buffer.readKafkaNullableString("rack_id")
+        }
     }
 
     /// Appends the version and the fields of `version`.
@@ -85,6 +101,12 @@ public struct ConsumerProtocolSubscription: Equatable, Sendable {
         buffer.writeKafkaNullableBytes(userData)
         if version >= 1 {
             ConsumerProtocol.writeTopicPartitions(&buffer, ownedPartitions)
+        }
+        if version >= 2 {
+            buffer.writeInteger(generationId)
+        }
+        if version >= 3 {
+            buffer.writeKafkaNullableString(rackId)
         }
     }
 

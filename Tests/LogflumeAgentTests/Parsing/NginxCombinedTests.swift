@@ -1,4 +1,5 @@
 @testable import LogflumeAgent
+import LogflumeTestSupport
 import Testing
 
 @Suite struct NginxCombinedTests {

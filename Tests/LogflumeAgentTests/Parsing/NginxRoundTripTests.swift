@@ -1,4 +1,5 @@
 @testable import LogflumeAgent
+import LogflumeTestSupport
 import Testing
 
 /// Values rendered the way nginx renders them must come back unchanged, whatever they hold.

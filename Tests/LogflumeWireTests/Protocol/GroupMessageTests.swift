@@ -12,7 +12,7 @@ enum GroupSamples {
 
     static let subscription = ConsumerProtocolSubscription(
         topics: ["events", "logs"], userData: ByteBuffer(bytes: [9, 8]),
-        ownedPartitions: [.init(topic: "events", partitions: [0, 2])]
+        ownedPartitions: [.init(topic: "events", partitions: [0, 2])], generationId: 12, rackId: "rack-b"
     )
     static let assignment = ConsumerProtocolAssignment(assignedPartitions: [.init(topic: "events", partitions: [0, 1, 2])])
 
@@ -370,7 +370,9 @@ enum GroupSamples {
     @Test func consumerProtocolRoundTrips() throws {
         for version in ConsumerProtocolSubscription.versions {
             var expected = GroupSamples.subscription
-            if version == 0 { expected.ownedPartitions = [] }
+            if version < 1 { expected.ownedPartitions = [] }
+            if version < 2 { expected.generationId = -1 }
+            if version < 3 { expected.rackId = nil }
             let bytes = GroupSamples.subscription.encoded(version: version)
             #expect(try ConsumerProtocolSubscription(from: bytes) == expected)
             assertEveryTruncationThrows(bytes) { (b: inout ByteBuffer) throws(KafkaDecodingError) in _ = try ConsumerProtocolSubscription(from: b) }
@@ -395,14 +397,18 @@ enum GroupSamples {
         #expect(assignment.encoded(version: 1).bytes == int16(1) + assignmentBytes)
     }
 
-    /// Newer versions (v2 generation_id, v3 rack_id, or anything later) are read as the newest
-    /// layout known, ignoring what follows, as Kafka's ConsumerProtocol does.
+    /// v2 generation_id and v3 rack_id are read; anything later is read as the newest layout
+    /// known, ignoring what follows, as Kafka's ConsumerProtocol does.
     @Test func consumerProtocolToleratesNewerVersions() throws {
         let v3 = int16(3) + int32(1) + str("t") + int32(-1) + int32(1) + str("t") + int32(1) + int32(4)
             + int32(9)          // generation_id (v2+)
             + str("rack-a")     // rack_id (v3+)
         let subscription = try ConsumerProtocolSubscription(from: ByteBuffer(bytes: v3))
-        #expect(subscription == ConsumerProtocolSubscription(topics: ["t"], userData: nil, ownedPartitions: [.init(topic: "t", partitions: [4])]))
+        #expect(subscription == ConsumerProtocolSubscription(
+            topics: ["t"], userData: nil, ownedPartitions: [.init(topic: "t", partitions: [4])], generationId: 9, rackId: "rack-a"
+        ))
+        let v4 = int16(4) + Array(v3.dropFirst(2)) + [0xBE, 0xEF]
+        #expect(try ConsumerProtocolSubscription(from: ByteBuffer(bytes: v4)) == subscription)
         // Trailing bytes after a known version's fields are ignored too.
         let v0 = int16(0) + int32(1) + str("t") + int32(0) + [0xDE, 0xAD]
         #expect(try ConsumerProtocolSubscription(from: ByteBuffer(bytes: v0)) == ConsumerProtocolSubscription(topics: ["t"], userData: ByteBuffer()))
