@@ -35,6 +35,8 @@ let package = Package(
 
         // CRC-32C: the SSE4.2 instruction needs a C intrinsic; the table fallback lives beside it.
         .target(name: "CCRC32C", path: "Sources/CCRC32C", cSettings: [.unsafeFlags(["-O3"])]),
+        // fallocate(2) for segment preallocation (Glibc hides it behind _GNU_SOURCE).
+        .target(name: "CFileSpace", path: "Sources/CFileSpace"),
 
         .target(
             name: "LogflumeCompression",
@@ -56,7 +58,7 @@ let package = Package(
         .target(
             name: "LogflumeStorage",
             dependencies: [
-                "LogflumeWire",
+                "LogflumeWire", "CFileSpace",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -109,7 +109,7 @@ extension Broker {
     /// Kafka's ConfigType ids: BOOLEAN 1, STRING 2, INT 3, LONG 5, DOUBLE 6, LIST 7.
     static func configType(_ key: TopicConfig.Key) -> Int8 {
         switch key {
-        case .uncleanLeaderElectionEnable: return 1
+        case .uncleanLeaderElectionEnable, .preallocate: return 1
         case .cleanupPolicy: return 7
         case .compressionType, .messageTimestampType: return 2
         case .minCleanableDirtyRatio: return 6

@@ -17,6 +17,7 @@ public struct TopicConfig: Equatable, Sendable {
         case messageTimestampType = "message.timestamp.type"
         case minCleanableDirtyRatio = "min.cleanable.dirty.ratio"
         case minInsyncReplicas = "min.insync.replicas"
+        case preallocate = "preallocate"
         case retentionBytes = "retention.bytes"
         case retentionMs = "retention.ms"
         case segmentBytes = "segment.bytes"
@@ -42,6 +43,8 @@ public struct TopicConfig: Equatable, Sendable {
         .messageTimestampType: "CreateTime",
         .minCleanableDirtyRatio: "0.5",
         .minInsyncReplicas: "1",
+        // Kafka's default is false (it reserves whole segments); logflume reserves in steps.
+        .preallocate: "true",
         .retentionBytes: "-1",
         .retentionMs: "604800000",
         .segmentBytes: "1073741824",
@@ -98,6 +101,7 @@ public struct TopicConfig: Equatable, Sendable {
         config.minCleanableDirtyRatio = Double(value(.minCleanableDirtyRatio)) ?? 0.5
         config.fileDeleteDelayMs = integer(.fileDeleteDelayMs)
         config.maxMessageBytes = Int(integer(.maxMessageBytes))
+        config.preallocate = value(.preallocate) == "true"
         return config
     }
 
@@ -120,7 +124,7 @@ public struct TopicConfig: Equatable, Sendable {
             guard value == "CreateTime" || value == "LogAppendTime" else {
                 throw TopicConfigError(key: key.rawValue, reason: "'\(value)' is not CreateTime or LogAppendTime")
             }
-        case .uncleanLeaderElectionEnable:
+        case .uncleanLeaderElectionEnable, .preallocate:
             guard value == "true" || value == "false" else { throw TopicConfigError(key: key.rawValue, reason: "'\(value)' is not true or false") }
         case .minCleanableDirtyRatio:
             guard let ratio = Double(value), ratio >= 0, ratio <= 1 else {

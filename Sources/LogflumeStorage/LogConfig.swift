@@ -27,6 +27,22 @@ public struct LogConfig: Sendable, Equatable {
     public var fileDeleteDelayMs: Int64 = 60_000
     /// Largest batch accepted on append. Default: 1 MiB + 12 bytes of log overhead (Kafka's 1048588).
     public var maxMessageBytes: Int = 1_048_588
+    /// Reserve disk blocks for the active segment ahead of the writes (`preallocate`), in steps
+    /// that grow with the segment up to `preallocateStepBytes` (so at most the segment's own
+    /// size ahead: a quiet partition reserves little); the reservation past the data is given
+    /// back when the segment rolls or the log closes. Writes into reserved blocks skip the filesystem's block
+    /// allocation: measured on ext4, 1 MiB appends took 0.15 s per GiB instead of 0.21-0.23 s.
+    /// Kafka reserves the whole segment and defaults to false; steps keep an idle partition's
+    /// reservation small, so logflume defaults to true. Default: true.
+    public var preallocate = true
+    /// Default: 8 MiB.
+    public var preallocateStepBytes: Int = 8 << 20
+    /// Start writeback (not an fsync) of every this many bytes appended, as RocksDB's
+    /// `bytes_per_sync` does, so the disk writes while the log takes more and an fsync (a
+    /// flush, a roll, a clean shutdown) finds little left to do; 0 leaves writeback to the
+    /// kernel. Measured here: 1 GiB appended then fsynced took 0.48-0.50 s with 8 MiB kicks
+    /// against 0.61-0.63 s without. Default: 8 MiB.
+    public var writebackBytes: Int = 8 << 20
 
     public init() {}
 

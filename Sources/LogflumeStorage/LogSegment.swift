@@ -12,6 +12,13 @@ final class LogSegment: @unchecked Sendable {
     private(set) var offsetIndex: SegmentIndex<OffsetPosition>
     private(set) var timeIndex: SegmentIndex<TimestampOffset>
     private let indexIntervalBytes: Int
+    /// `preallocateStepBytes` when reserving blocks ahead of appends (the active segment), else 0.
+    private var reservationStep = 0
+    /// Where the reserved blocks end; appends past it reserve the next step.
+    private var reservedEnd = 0
+    private let writebackBytes: Int
+    /// Where the last writeback kick ended.
+    private var writebackStart = 0
 
     /// Bytes of whole, valid batches; the file is never longer than this after recovery.
     private(set) var size = 0
@@ -31,6 +38,8 @@ final class LogSegment: @unchecked Sendable {
         self.baseOffset = baseOffset
         self.nextOffset = baseOffset
         self.indexIntervalBytes = config.indexIntervalBytes
+        self.reservationStep = config.preallocate ? max(0, config.preallocateStepBytes) : 0
+        self.writebackBytes = max(0, config.writebackBytes)
         func file(_ kind: String) -> ManagedFile {
             ManagedFile(path: SegmentFileName.path(directory, baseOffset, kind) + suffix, budget: budget)
         }
@@ -144,6 +153,20 @@ final class LogSegment: @unchecked Sendable {
     func append(header: [UInt8], of batch: RecordBatch, now: Int64) throws(LogError) {
         let file = try log.acquire()
         let position = size
+        if reservationStep > 0, position + batch.sizeInBytes > reservedEnd {
+            // The batch plus room that grows with the segment (4 KiB, then as much as is already
+            // written, up to the configured step), so ten thousand quiet partitions reserve next
+            // to nothing while a busy one soon reserves whole steps.
+            let length = batch.sizeInBytes + min(reservationStep, max(position, 4096))
+            if file.reserve(from: Int64(position), length: Int64(length)) {
+                reservedEnd = position + length
+            } else {
+                // No room (or no support): stop reserving, and give back what a partial
+                // reservation may have taken, so the write sees all the space there is.
+                reservationStep = 0
+                try? file.truncate(to: Int64(position))
+            }
+        }
         do {
             try withLogErrors {
                 try header.withUnsafeBytes { head in
@@ -160,6 +183,11 @@ final class LogSegment: @unchecked Sendable {
         if rollingBaseTime == nil { rollingBaseTime = now }
         try indexAppended(header.withUnsafeBytes { RecordBatchSummary(uncheckedHeader: $0) }, at: position)
         verifiedSize = size
+        if writebackBytes > 0, size - writebackStart >= writebackBytes {
+            if writebackStart > size { writebackStart = 0 }
+            file.startWriteback(from: Int64(writebackStart), length: Int64(size - writebackStart))
+            writebackStart = size
+        }
     }
 
     /// Records a batch now present at `position` in the size, offsets and indexes.
@@ -202,12 +230,23 @@ final class LogSegment: @unchecked Sendable {
         try appendTimeIndexEntryIfAdvanced()
         try offsetIndex.trim()
         try timeIndex.trim()
+        try releaseReservation()
+        reservationStep = 0
+    }
+
+    /// Gives back blocks reserved past the data (truncating to the current size frees them), on
+    /// roll, on close, and when a segment left by a crash becomes active again.
+    func releaseReservation() throws(LogError) {
+        guard reservedEnd > size || reservationStep > 0 else { return }
+        try log.acquire().truncate(to: Int64(size))
+        reservedEnd = size
     }
 
     /// Reclaims index space again when this segment becomes the active one after a restart.
     func becomeActive() throws(LogError) {
         try offsetIndex.preallocate()
         try timeIndex.preallocate()
+        try releaseReservation()
     }
 
     func flush() throws(LogError) {

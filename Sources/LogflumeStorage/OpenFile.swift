@@ -1,3 +1,4 @@
+import CFileSpace
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -73,6 +74,23 @@ public final class OpenFile: Sendable {
                 vectors[first].iov_len -= written
             }
         }
+    }
+
+    /// Reserves blocks for `length` bytes from `offset` without changing the file's size
+    /// (fallocate with FALLOC_FL_KEEP_SIZE). False when the filesystem cannot, or has no room:
+    /// a reservation is only a speed-up, so the write that follows reports a full disk itself.
+    func reserve(from offset: Int64, length: Int64) -> Bool {
+        while true {
+            if logflume_reserve_blocks(descriptor, offset, length) == 0 { return true }
+            if errno != EINTR { return false }
+        }
+    }
+
+    /// Starts writing the range's dirty pages to disk without waiting (sync_file_range with
+    /// SYNC_FILE_RANGE_WRITE). Not a durability point: only `sync` is. Failures are left to the
+    /// next `sync`, which reports any write error.
+    func startWriteback(from offset: Int64, length: Int64) {
+        _ = logflume_start_writeback(descriptor, offset, length)
     }
 
     func sync() throws(LogError) {

@@ -7,7 +7,10 @@ import Testing
 /// run; elsewhere the test is skipped with the reason).
 @Suite(.enabled(if: getuid() == 0, "mounting a tmpfs needs root"))
 struct DiskFullTests {
-    @Test func fullDiskGivesATypedErrorAndLeavesTheLogConsistent() throws {
+    /// With the default 8 MiB reservation step the first reservation already finds no room; with
+    /// 128 KiB steps reservations succeed until the disk fills mid-segment.
+    @Test(arguments: [8 << 20, 128 << 10])
+    func fullDiskGivesATypedErrorAndLeavesTheLogConsistent(preallocateStepBytes: Int) throws {
         let mountPoint = TemporaryDirectory("tmpfs")
         defer { mountPoint.remove() }
         try #require(run("/bin/mount", ["-t", "tmpfs", "-o", "size=2m", "tmpfs", mountPoint.path]) == 0)
@@ -18,6 +21,7 @@ struct DiskFullTests {
         var config = LogConfig()
         config.segmentIndexBytes = 4096
         config.maxMessageBytes = 1 << 20
+        config.preallocateStepBytes = preallocateStepBytes
         let log = try PartitionLog.open(directory: dir, config: config)
         var acknowledged: [String] = []
         var failure: LogError?

@@ -39,6 +39,12 @@ struct AppendBenchmark: ParsableCommand {
     @Option(help: "segment.bytes of the log.")
     var segmentBytes: Int = 1 << 30
 
+    @Flag(inversion: .prefixedNo, help: "Reserve blocks ahead of the active segment (the log's `preallocate`, default on).")
+    var preallocate = true
+
+    @Flag(help: "Validate the next batches on a second thread while the current one is appended (what the broker does when several connections produce to a partition: validation runs outside the partition's lock).")
+    var validateAhead = false
+
     func validate() throws {
         guard totalBytes > 0, runs > 0, recordsPerBatch > 0, valueBytes >= 0, poolBatches > 0, segmentBytes > 0 else {
             throw ValidationError("sizes and counts must be positive")
@@ -51,15 +57,16 @@ struct AppendBenchmark: ParsableCommand {
         print("append: \(pool.count) distinct batches of \(recordsPerBatch) records x \(valueBytes) B values "
             + "(\(batchBytes.min()!)...\(batchBytes.max()!) bytes each, compression none), built before timing")
         print("append: \(BenchFormat.bytes(totalBytes)) per run into \(dir), segment.bytes \(BenchFormat.bytes(segmentBytes)), "
-            + "fsync only at the end (and on each segment roll, as the log does), \(runs) runs")
+            + "fsync only at the end (and on each segment roll, as the log does), \(runs) runs"
+            + (validateAhead ? ", validation on a second thread ahead of the appends" : ", validation and append in turn on one thread"))
         var rates: [Double] = []
         for run in 1...runs {
             let partition = dir + "/bench-append-\(getpid())-\(run)"
             BenchFiles.removeTree(partition)
             sync()  // the previous run's writeback must not land inside this one
-            let result = try BenchAppender.fill(
-                directory: partition, pool: pool, totalBytes: totalBytes, segmentBytes: segmentBytes, timed: true
-            )
+            let result = validateAhead
+                ? try BenchAppender.fillValidatingAhead(directory: partition, pool: pool, totalBytes: totalBytes, segmentBytes: segmentBytes, preallocate: preallocate)
+                : try BenchAppender.fill(directory: partition, pool: pool, totalBytes: totalBytes, segmentBytes: segmentBytes, preallocate: preallocate, timed: true)
             BenchFiles.removeTree(partition)
             let rate = Double(result.bytes) / result.seconds / 1e6
             rates.append(rate)
@@ -126,15 +133,30 @@ enum BenchAppender {
         var flushSeconds = 0.0
     }
 
+    static func openLog(directory: String, pool: [ByteBuffer], segmentBytes: Int, preallocate: Bool) throws -> (PartitionLog, LogConfig) {
+        var config = LogConfig()
+        config.segmentBytes = segmentBytes
+        config.preallocate = preallocate
+        config.maxMessageBytes = max(config.maxMessageBytes, pool.map(\.readableBytes).max() ?? 0)
+        return (try PartitionLog.open(directory: directory, config: config, logger: BenchLogging.quiet), config)
+    }
+
+    static func finish(_ log: PartitionLog, start: Double, result: inout Result) throws {
+        let beforeFlush = BenchClock.now()
+        try log.flush()
+        let end = BenchClock.now()
+        result.flushSeconds = end - beforeFlush
+        result.seconds = end - start
+        result.segments = log.segmentCount
+        try log.close()
+    }
+
     /// Opens a log in `directory`, validates and appends pool batches cyclically until
     /// `totalBytes` are in the log, flushes, and closes it. The clock runs from the first
     /// validation to the end of the flush; `timed` adds the per-phase split (two clock reads
     /// per ~1 MiB batch, which cost nothing next to the batch).
-    static func fill(directory: String, pool: [ByteBuffer], totalBytes: Int, segmentBytes: Int, timed: Bool) throws -> Result {
-        var config = LogConfig()
-        config.segmentBytes = segmentBytes
-        config.maxMessageBytes = max(config.maxMessageBytes, pool.map(\.readableBytes).max() ?? 0)
-        let log = try PartitionLog.open(directory: directory, config: config, logger: BenchLogging.quiet)
+    static func fill(directory: String, pool: [ByteBuffer], totalBytes: Int, segmentBytes: Int, preallocate: Bool = true, timed: Bool) throws -> Result {
+        let (log, config) = try openLog(directory: directory, pool: pool, segmentBytes: segmentBytes, preallocate: preallocate)
         var result = Result()
         var next = 0
         let start = BenchClock.now()
@@ -156,14 +178,96 @@ enum BenchAppender {
             result.batches += 1
             next = next + 1 == pool.count ? 0 : next + 1
         }
-        let beforeFlush = BenchClock.now()
-        try log.flush()
-        let end = BenchClock.now()
-        result.flushSeconds = end - beforeFlush
-        result.seconds = end - start
-        result.segments = log.segmentCount
-        try log.close()
+        try finish(log, start: start, result: &result)
         return result
+    }
+
+    /// How many pool batches (taken cyclically) it takes to reach `totalBytes`.
+    static func batchCount(pool: [ByteBuffer], totalBytes: Int) -> Int {
+        var count = 0
+        var planned = 0
+        while planned < totalBytes {
+            planned += pool[count % pool.count].readableBytes
+            count += 1
+        }
+        return count
+    }
+
+    /// The same batches, validated on a second thread up to `depth` batches ahead of the
+    /// appending one. `validateSeconds` is the validator's busy time (overlapped), and
+    /// `appendSeconds` the appender's, waits for the validator excluded.
+    static func fillValidatingAhead(
+        directory: String, pool: [ByteBuffer], totalBytes: Int, segmentBytes: Int, preallocate: Bool, depth: Int = 4
+    ) throws -> Result {
+        let (log, config) = try openLog(directory: directory, pool: pool, segmentBytes: segmentBytes, preallocate: preallocate)
+        let count = batchCount(pool: pool, totalBytes: totalBytes)
+        let queue = ValidatedQueue(depth: depth)
+        var result = Result()
+        let start = BenchClock.now()
+        let validator = Thread {
+            var busy = 0.0
+            for index in 0..<count {
+                let began = BenchClock.now()
+                let outcome = Swift.Result<RecordBatch, any Error> { try RecordBatch(validating: pool[index % pool.count], maxBatchBytes: config.maxMessageBytes) }
+                busy += BenchClock.now() - began
+                queue.push(outcome)
+            }
+            queue.finish(busySeconds: busy)
+        }
+        validator.start()
+        for _ in 0..<count {
+            let batch = try queue.pop().get()
+            let began = BenchClock.now()
+            let info = try log.append(batch)
+            result.appendSeconds += BenchClock.now() - began
+            result.bytes += info.sizeInBytes
+            result.batches += 1
+        }
+        result.validateSeconds = queue.waitForValidator()
+        try finish(log, start: start, result: &result)
+        return result
+    }
+}
+
+/// A bounded hand-off from the validating thread to the appending one.
+final class ValidatedQueue: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var items: [Swift.Result<RecordBatch, any Error>] = []
+    private let depth: Int
+    private var busySeconds: Double?
+
+    init(depth: Int) { self.depth = depth }
+
+    func push(_ item: Swift.Result<RecordBatch, any Error>) {
+        condition.lock()
+        while items.count >= depth { condition.wait() }
+        items.append(item)
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    func pop() -> Swift.Result<RecordBatch, any Error> {
+        condition.lock()
+        while items.isEmpty { condition.wait() }
+        let item = items.removeFirst()
+        condition.broadcast()
+        condition.unlock()
+        return item
+    }
+
+    func finish(busySeconds: Double) {
+        condition.lock()
+        self.busySeconds = busySeconds
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    func waitForValidator() -> Double {
+        condition.lock()
+        while busySeconds == nil { condition.wait() }
+        let busy = busySeconds!
+        condition.unlock()
+        return busy
     }
 }
 
