@@ -19,6 +19,10 @@ extension Broker {
                     return answer
                 }
                 answer.leaderEpoch = partition.leaderEpoch
+                if version == 0 {
+                    answer.oldStyleOffsets = legacyOffsets(partition, before: query.timestamp, max: query.maxNumOffsets)
+                    return answer
+                }
                 switch query.timestamp {
                 case Self.earliestTimestamp:
                     answer.offset = partition.logStartOffset
@@ -37,6 +41,27 @@ extension Broker {
                 return answer
             })
         })
+    }
+
+    /// ListOffsets v0 ("offsets before"): Kafka answers with segment base offsets, newest first,
+    /// led by the log end for "latest". Here: earliest gives the log start; latest gives the high
+    /// watermark and then every segment's base offset; a time gives the base offsets of the
+    /// segments that start before the first record at or after it (all of them, led by the high
+    /// watermark, when no record is that new). At most `max` offsets.
+    func legacyOffsets(_ partition: Partition, before timestamp: Int64, max: Int32) -> [Int64] {
+        guard max > 0 else { return [] }
+        let start = partition.logStartOffset
+        let end = partition.highWatermark
+        if timestamp == Self.earliestTimestamp { return [start] }
+        var bases = partition.log.segmentBaseOffsets.map { Swift.max($0, start) }.filter { $0 < end }
+        var offsets: [Int64] = []
+        if timestamp != Self.latestTimestamp, let found = try? partition.log.offset(forTimestamp: timestamp), found.offset < end {
+            bases = bases.filter { $0 <= found.offset }
+        } else {
+            offsets.append(end)
+        }
+        for base in Set(bases).sorted(by: >) where base != offsets.last { offsets.append(base) }
+        return Array(offsets.prefix(Int(max)))
     }
 
     /// KIP-320: a client that knows a newer epoch talks to a stale leader, an older one is fenced.

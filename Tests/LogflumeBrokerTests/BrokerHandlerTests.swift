@@ -135,6 +135,29 @@ import Testing
         #expect(query(-1).leaderEpoch == 0)
     }
 
+    /// v0 (Burrow 1.2 asks this way): a list of offsets, newest first, at most max_num_offsets.
+    @Test func listOffsetsVersionZeroAnswersOldStyleOffsetLists() throws {
+        let test = try TestBroker(configure: { $0.topicDefaults[.segmentBytes] = "100" })
+        defer { test.remove() }
+        test.createTopic("t")
+        _ = test.produce("t", batch: batch(["a", "b"], timestamp: 1_000))
+        _ = test.produce("t", batch: batch(["c", "d"], timestamp: 2_000))
+        _ = test.produce("t", batch: batch(["e"], timestamp: 3_000))
+        func query(_ ts: Int64, max: Int32) -> ListOffsetsResponse.Partition {
+            test.broker.listOffsets(ListOffsetsRequest(topics: [.init(name: "t", partitions: [.init(partitionIndex: 0, timestamp: ts, maxNumOffsets: max)])]), version: 0)
+                .topics[0].partitions[0]
+        }
+        // Three segments (100-byte segments roll on every batch) based at 0, 2 and 4.
+        #expect(query(-1, max: 1).oldStyleOffsets == [5])
+        #expect(query(-1, max: 10).oldStyleOffsets == [5, 4, 2, 0])
+        #expect(query(-2, max: 10).oldStyleOffsets == [0])
+        #expect(query(2_000, max: 10).oldStyleOffsets == [2, 0])
+        #expect(query(9_999, max: 2).oldStyleOffsets == [5, 4])
+        #expect(query(-1, max: 0).oldStyleOffsets == [])
+        let missing = test.broker.listOffsets(ListOffsetsRequest(topics: [.init(name: "nope", partitions: [.init(partitionIndex: 0, timestamp: -1)])]), version: 0)
+        #expect(missing.topics[0].partitions[0].errorCode == KafkaErrorCode.unknownTopicOrPartition.rawValue)
+    }
+
     @Test func createValidateOnlyDeleteAndDescribeConfigs() throws {
         let test = try TestBroker()
         defer { test.remove() }

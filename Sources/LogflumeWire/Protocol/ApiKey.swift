@@ -247,7 +247,7 @@ public enum SupportedVersions {
     public static let table: [ApiVersionRange] = [
         ApiVersionRange(.produce, 0...8),
         ApiVersionRange(.fetch, 4...11),
-        ApiVersionRange(.listOffsets, 1...5),
+        ApiVersionRange(.listOffsets, 0...5),
         ApiVersionRange(.metadata, 0...8),
         ApiVersionRange(.offsetCommit, 2...7),
         ApiVersionRange(.offsetFetch, 1...5),

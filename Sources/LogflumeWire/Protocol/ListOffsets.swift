@@ -1,12 +1,14 @@
 public import NIOCore
 
-/// ListOffsets request (key 2), v1-5. v1 dropped v0's max_num_offsets (one offset per
-/// partition); v2 adds isolation_level; v4 current_leader_epoch; v3 and v5 repeat the layout.
+/// ListOffsets request (key 2), v0-5. v0 asks for up to max_num_offsets offsets per partition
+/// (Kafka's legacy "offsets before" query; Burrow 1.2 still sends it); v1 dropped that for one
+/// offset per partition; v2 adds isolation_level; v4 current_leader_epoch; v3 and v5 repeat
+/// the layout.
 ///
 /// `timestamp` is a time in ms, or -1 (latest offset), -2 (earliest offset).
 public struct ListOffsetsRequest: KafkaEncodableMessage {
     public static let apiKey = ApiKey.listOffsets
-    public static let versions: ClosedRange<Int16> = 1...5
+    public static let versions: ClosedRange<Int16> = 0...5
 
     public static let latestTimestamp: Int64 = -1
     public static let earliestTimestamp: Int64 = -2
@@ -16,11 +18,14 @@ public struct ListOffsetsRequest: KafkaEncodableMessage {
         /// v4+.
         public var currentLeaderEpoch: Int32
         public var timestamp: Int64
+        /// v0 only.
+        public var maxNumOffsets: Int32
 
-        public init(partitionIndex: Int32, currentLeaderEpoch: Int32 = -1, timestamp: Int64) {
+        public init(partitionIndex: Int32, currentLeaderEpoch: Int32 = -1, timestamp: Int64, maxNumOffsets: Int32 = 1) {
             self.partitionIndex = partitionIndex
             self.currentLeaderEpoch = currentLeaderEpoch
             self.timestamp = timestamp
+            self.maxNumOffsets = maxNumOffsets
         }
     }
 
@@ -61,7 +66,11 @@ public struct ListOffsetsRequest: KafkaEncodableMessage {
                     epoch = try p.readKafkaInt32("partitions.current_leader_epoch")
                 }
                 let timestamp = try p.readKafkaInt64("partitions.timestamp")
-                return Partition(partitionIndex: index, currentLeaderEpoch: epoch, timestamp: timestamp)
+                var partition = Partition(partitionIndex: index, currentLeaderEpoch: epoch, timestamp: timestamp)
+                if version == 0 {
+                    partition.maxNumOffsets = try p.readKafkaInt32("partitions.max_num_offsets")
+                }
+                return partition
             }
             return Topic(name: name, partitions: partitions)
         }
@@ -81,16 +90,20 @@ public struct ListOffsetsRequest: KafkaEncodableMessage {
                     p.writeInteger(partition.currentLeaderEpoch)
                 }
                 p.writeInteger(partition.timestamp)
+                if version == 0 {
+                    p.writeInteger(partition.maxNumOffsets)
+                }
             }
         }
     }
 }
 
-/// ListOffsets response (key 2), v1-5. v1 answers one timestamp + offset per partition; v2 adds
-/// throttle_time_ms; v4 leader_epoch; v5 may return OFFSET_NOT_AVAILABLE.
+/// ListOffsets response (key 2), v0-5. v0 answers a list of offsets per partition
+/// (old_style_offsets); v1 one timestamp + offset; v2 adds throttle_time_ms; v4 leader_epoch;
+/// v5 may return OFFSET_NOT_AVAILABLE.
 public struct ListOffsetsResponse: KafkaEncodableMessage {
     public static let apiKey = ApiKey.listOffsets
-    public static let versions: ClosedRange<Int16> = 1...5
+    public static let versions: ClosedRange<Int16> = 0...5
 
     public struct Partition: Equatable, Sendable {
         public var partitionIndex: Int32
@@ -99,13 +112,19 @@ public struct ListOffsetsResponse: KafkaEncodableMessage {
         public var offset: Int64
         /// v4+.
         public var leaderEpoch: Int32
+        /// v0 only, instead of timestamp and offset.
+        public var oldStyleOffsets: [Int64]
 
-        public init(partitionIndex: Int32, errorCode: Int16 = 0, timestamp: Int64 = -1, offset: Int64 = -1, leaderEpoch: Int32 = -1) {
+        public init(
+            partitionIndex: Int32, errorCode: Int16 = 0, timestamp: Int64 = -1, offset: Int64 = -1, leaderEpoch: Int32 = -1,
+            oldStyleOffsets: [Int64] = []
+        ) {
             self.partitionIndex = partitionIndex
             self.errorCode = errorCode
             self.timestamp = timestamp
             self.offset = offset
             self.leaderEpoch = leaderEpoch
+            self.oldStyleOffsets = oldStyleOffsets
         }
     }
 
@@ -136,7 +155,16 @@ public struct ListOffsetsResponse: KafkaEncodableMessage {
         }
         topics = try buffer.readKafkaArray("topics", minElementSize: 6) { (b: inout ByteBuffer) throws(KafkaDecodingError) in
             let name = try b.readKafkaString("topics.name")
-            let partitions = try b.readKafkaArray("topics.partitions", minElementSize: 22) { (p: inout ByteBuffer) throws(KafkaDecodingError) in
+            let partitions = try b.readKafkaArray("topics.partitions", minElementSize: version == 0 ? 10 : 22) { (p: inout ByteBuffer) throws(KafkaDecodingError) in
+                if version == 0 {
+                    return Partition(
+                        partitionIndex: try p.readKafkaInt32("partitions.partition_index"),
+                        errorCode: try p.readKafkaInt16("partitions.error_code"),
+                        oldStyleOffsets: try p.readKafkaArray("partitions.old_style_offsets", minElementSize: 8) {
+                            (o: inout ByteBuffer) throws(KafkaDecodingError) in try o.readKafkaInt64("old_style_offsets")
+                        }
+                    )
+                }
                 var partition = Partition(
                     partitionIndex: try p.readKafkaInt32("partitions.partition_index"),
                     errorCode: try p.readKafkaInt16("partitions.error_code"),
@@ -162,6 +190,10 @@ public struct ListOffsetsResponse: KafkaEncodableMessage {
             b.writeKafkaArray(topic.partitions) { p, partition in
                 p.writeInteger(partition.partitionIndex)
                 p.writeInteger(partition.errorCode)
+                if version == 0 {
+                    p.writeKafkaArray(partition.oldStyleOffsets) { o, offset in o.writeInteger(offset) }
+                    return
+                }
                 p.writeInteger(partition.timestamp)
                 p.writeInteger(partition.offset)
                 if version >= 4 {

@@ -121,6 +121,7 @@ enum Samples {
     static func listOffsetsRequest(_ v: Int16) -> ListOffsetsRequest {
         var p = ListOffsetsRequest.Partition(partitionIndex: 0, timestamp: ListOffsetsRequest.earliestTimestamp)
         if v >= 4 { p.currentLeaderEpoch = 6 }
+        if v == 0 { p.maxNumOffsets = 3 }
         var r = ListOffsetsRequest(replicaId: -1, topics: [.init(name: "events", partitions: [p, .init(partitionIndex: 1, timestamp: 1_700_000_000_000)])])
         if v >= 2 { r.isolationLevel = 1 }
         return r
@@ -129,6 +130,7 @@ enum Samples {
     static func listOffsetsResponse(_ v: Int16) -> ListOffsetsResponse {
         var p = ListOffsetsResponse.Partition(partitionIndex: 0, errorCode: 0, timestamp: 1_700_000_000_000, offset: 42)
         if v >= 4 { p.leaderEpoch = 6 }
+        if v == 0 { p = ListOffsetsResponse.Partition(partitionIndex: 0, errorCode: 0, oldStyleOffsets: [42, 7, 0]) }
         var r = ListOffsetsResponse(topics: [.init(name: "events", partitions: [p, .init(partitionIndex: 1, errorCode: 3)])])
         if v >= 2 { r.throttleTimeMs = 8 }
         return r
@@ -333,8 +335,8 @@ enum Samples {
         #expect(throws: KafkaDecodingError.unsupportedVersion(apiKey: .fetch, version: 12)) {
             _ = try FetchResponse(from: &empty, version: 12)
         }
-        #expect(throws: KafkaDecodingError.unsupportedVersion(apiKey: .listOffsets, version: 0)) {
-            _ = try ListOffsetsRequest(from: &empty, version: 0)
+        #expect(throws: KafkaDecodingError.unsupportedVersion(apiKey: .listOffsets, version: 6)) {
+            _ = try ListOffsetsRequest(from: &empty, version: 6)
         }
     }
 
