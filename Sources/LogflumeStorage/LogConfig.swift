@@ -40,7 +40,8 @@ public struct LogConfig: Sendable, Equatable {
     /// Start writeback (not an fsync) of every this many bytes appended, as RocksDB's
     /// `bytes_per_sync` does, so the disk writes while the log takes more and an fsync (a
     /// flush, a roll, a clean shutdown) finds little left to do; 0 leaves writeback to the
-    /// kernel. Measured here: 1 GiB appended then fsynced took 0.48-0.50 s with 8 MiB kicks
+    /// kernel. The request is made from a thread of its own, so a congested disk never stalls
+    /// an append. Measured here: 1 GiB appended then fsynced took 0.48-0.50 s with 8 MiB kicks
     /// against 0.61-0.63 s without. Default: 8 MiB.
     public var writebackBytes: Int = 8 << 20
 

@@ -1,3 +1,4 @@
+import Dispatch
 import Logging
 import LogflumeWire
 
@@ -33,6 +34,9 @@ final class LogSegment: @unchecked Sendable {
     /// so reads can promise never to serve corrupt data without re-checking on every fetch.
     private(set) var verifiedSize = 0
     private var corruption: (position: Int, reason: String)?
+
+    /// Where writeback requests wait their turn, in append order, off the append path.
+    private static let writeback = DispatchQueue(label: "logflume.segment-writeback")
 
     private init(directory: String, baseOffset: Int64, config: LogConfig, budget: FileDescriptorBudget, suffix: String = "") {
         self.baseOffset = baseOffset
@@ -185,8 +189,12 @@ final class LogSegment: @unchecked Sendable {
         verifiedSize = size
         if writebackBytes > 0, size - writebackStart >= writebackBytes {
             if writebackStart > size { writebackStart = 0 }
-            file.startWriteback(from: Int64(writebackStart), length: Int64(size - writebackStart))
+            let from = Int64(writebackStart)
+            let length = Int64(size - writebackStart)
             writebackStart = size
+            // sync_file_range blocks while the device's queue is full; appends must not (they
+            // run on the broker's event loops), so a thread of its own asks for the writeback.
+            Self.writeback.async { file.startWriteback(from: from, length: length) }
         }
     }
 
