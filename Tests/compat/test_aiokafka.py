@@ -172,3 +172,112 @@ def test_seek_and_offset_queries(broker):
             await c.stop()
 
     asyncio.run(scenario())
+
+
+def test_group_members_split_commit_and_hand_over(broker):
+    """Two AIOKafkaConsumer members of one group (subscribe, manual commits) split 4 partitions
+    2 + 2 and read every record exactly once; the committed offsets come back from
+    `committed()` (also in a fresh consumer); when one member leaves (stop: LeaveGroup) the
+    other is handed all 4 partitions and resumes each at its committed offset."""
+    from aiokafka import ConsumerRebalanceListener
+
+    from conftest import new_topic_name
+
+    topic = create_topic(broker, partitions=4, prefix="aio-group")
+    group = new_topic_name("aio-g")
+    tps = [ATP(topic, p) for p in range(4)]
+    owned = {}  # member -> partitions of the first generation
+
+    class Listener(ConsumerRebalanceListener):
+        def __init__(self):
+            self.events = []
+
+        def on_partitions_revoked(self, revoked):
+            self.events.append(("revoked", sorted(tp.partition for tp in revoked), time.time()))
+
+        def on_partitions_assigned(self, assigned):
+            self.events.append(("assigned", sorted(tp.partition for tp in assigned), time.time()))
+
+    def member():
+        return AIOKafkaConsumer(bootstrap_servers=broker.bootstrap, group_id=group, enable_auto_commit=False,
+                                auto_offset_reset="earliest", session_timeout_ms=6000, heartbeat_interval_ms=500,
+                                fetch_max_wait_ms=100, request_timeout_ms=20000)
+
+    def batch(start, n):
+        return [{"partition": i % 4, "key": f"k{i}".encode(), "value": f"v{i}".encode(), "headers": (),
+                 "timestamp": now_ms()} for i in range(start, start + n)]
+
+    async def drain(consumers, seen, until, timeout):
+        """getmany on every member until `until(seen)`; commits each batch (last offset + 1)."""
+        deadline = time.monotonic() + timeout
+        while not until(seen):
+            assert time.monotonic() < deadline, f"after {timeout} s: {sum(len(v) for v in seen.values())} records read, " \
+                f"assignments {[sorted(tp.partition for tp in c.assignment()) for c in consumers.values()]}"
+            for name, c in consumers.items():
+                for tp, records in (await c.getmany(timeout_ms=100)).items():
+                    for r in records:
+                        assert (r.partition, r.offset) not in seen[name], f"{name} read p{r.partition}@{r.offset} twice"
+                        seen[name][(r.partition, r.offset)] = r.key
+                    await c.commit({tp: records[-1].offset + 1})
+
+    async def scenario():
+        listeners = {"m1": Listener(), "m2": Listener()}
+        consumers = {"m1": member(), "m2": member()}
+        for name, c in consumers.items():
+            c.subscribe([topic], listener=listeners[name])
+        # start() returns after the first join: both start at once, so both are in the first
+        # generation (the broker's initial rebalance delay gathers them).
+        await asyncio.gather(*(c.start() for c in consumers.values()))
+        try:
+            seen = {name: {} for name in consumers}
+            # Both members join before anything is produced: the first generation has both.
+            split = lambda _: all(len(c.assignment()) == 2 for c in consumers.values())  # noqa: E731
+            await drain(consumers, seen, split, 30)
+            owned.update({name: {tp.partition for tp in c.assignment()} for name, c in consumers.items()})
+            assert owned["m1"].isdisjoint(owned["m2"]) and owned["m1"] | owned["m2"] == {0, 1, 2, 3}, owned
+
+            first = batch(0, 400)
+            produce_confluent(broker, topic, first)
+            await drain(consumers, seen, lambda s: sum(len(v) for v in s.values()) >= 400, 30)
+            quiet_until = time.monotonic() + 0.5  # nothing more may come
+            await drain(consumers, seen, lambda _: time.monotonic() > quiet_until, 5)
+            both = {**seen["m1"], **seen["m2"]}
+            assert len(both) == len(seen["m1"]) + len(seen["m2"]) == 400, "a record was read by both members"
+            assert sorted(both) == [(p, o) for p in range(4) for o in range(100)]
+            for name, got in seen.items():
+                assert {p for p, _ in got} == owned[name], f"{name} read partitions it was not assigned"
+            assert all(both[(r["partition"], i // 4)] == r["key"] for i, r in enumerate(first))
+            for c in consumers.values():
+                assert [await c.committed(tp) for tp in tps] == [100, 100, 100, 100]
+
+            # m2 leaves; m1 is handed every partition and resumes at the committed offsets.
+            await consumers.pop("m2").stop()
+            left = time.time()
+            await drain(consumers, seen, lambda _: len(consumers["m1"].assignment()) == 4, 20)
+            assert listeners["m1"].events[-1][:2] == ("assigned", [0, 1, 2, 3]), listeners["m1"].events
+            # LeaveGroup starts the rebalance; without it m2's session (6 s) would have to expire.
+            assert listeners["m1"].events[-1][2] - left < 6, f"hand-over took {listeners['m1'].events[-1][2] - left:.1f} s"
+            before = dict(seen["m1"])
+            produce_confluent(broker, topic, batch(400, 200))
+            await drain(consumers, seen, lambda s: len(s["m1"]) - len(before) >= 200, 30)
+            new = sorted(set(seen["m1"]) - set(before))
+            assert new == [(p, o) for p in range(4) for o in range(100, 150)], \
+                f"m1 did not resume every partition at 100: {new[:5]}...{new[-5:]}"
+            assert [await consumers["m1"].committed(tp) for tp in tps] == [150, 150, 150, 150]
+        finally:
+            for c in consumers.values():
+                await c.stop()
+        # The commits outlive the members: a fresh consumer of the group reads them back.
+        fresh = member()
+        await fresh.start()
+        try:
+            assert [await fresh.committed(tp) for tp in tps] == [150, 150, 150, 150]
+        finally:
+            await fresh.stop()
+        return listeners
+
+    listeners = asyncio.run(scenario())
+    # One generation with both members, then one with m1 alone.
+    assert [e[:2] for e in listeners["m2"].events if e[0] == "assigned"] == [("assigned", sorted(owned["m2"]))], listeners["m2"].events
+    assert [e[:2] for e in listeners["m1"].events if e[0] == "assigned"] == [("assigned", sorted(owned["m1"])), ("assigned", [0, 1, 2, 3])], \
+        listeners["m1"].events
