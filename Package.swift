@@ -32,6 +32,8 @@ let package = Package(
         .systemLibrary(name: "CZstd", path: "Sources/CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CLZ4", path: "Sources/CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
         .systemLibrary(name: "CSnappy", path: "Sources/CSnappy", providers: [.apt(["libsnappy-dev"])]),
+        // The aggregator's gzip hour files: libdeflate compresses whole chunks 2-2.5x faster than zlib.
+        .systemLibrary(name: "CLibdeflate", path: "Sources/CLibdeflate", pkgConfig: "libdeflate", providers: [.apt(["libdeflate-dev"])]),
 
         // CRC-32C: the SSE4.2 instruction needs a C intrinsic; the table fallback lives beside it.
         .target(name: "CCRC32C", path: "Sources/CCRC32C", cSettings: [.unsafeFlags(["-O3"])]),
@@ -114,7 +116,7 @@ let package = Package(
             name: "LogflumeAggregator",
             dependencies: [
                 "LogflumeClient", "LogflumeConfig", "LogflumeWire", "LogflumeStorage", "LogflumeMetrics", "LogflumeCompression",
-                "CZlib", "CZstd",
+                "CZlib", "CZstd", "CLibdeflate",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

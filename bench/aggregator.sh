@@ -2,7 +2,7 @@
 # The aggregator (issue 6) next to the raw consume rate, in one run on loopback:
 #   1. a topic filled by the agent from a generated 1,000,000-line nginx access log (3 hours);
 #   2. kcat -C of the whole topic to /dev/null: the raw consume rate (records/s);
-#   3. the aggregator writing JSON lines with gzip, JSON lines with zstd, and raw lines with zstd
+#   3. the aggregator writing JSON lines and raw lines, each with gzip and with zstd,
 #      from the same topic, each timed from its start until every hour has its _SUCCESS marker
 #      (the 200 ms idle timeout that lets the last hour close is included; the broker forms groups
 #      at once). Goal: >= 0.7 x the raw rate.

@@ -33,8 +33,10 @@ final class BucketFileWriter {
     let sink: any HourSink
     let instance: String
 
-    /// Uncompressed bytes handed to the compressor at once.
-    static let chunkBytes = 64 << 10
+    /// Uncompressed bytes handed to the compressor at once; each becomes one gzip member or zstd
+    /// frame. Deflate's window is 32 KiB, so gzip loses nothing to the boundaries; zstd at
+    /// level 3 loses a few percent against one frame per file.
+    static let chunkBytes = 256 << 10
 
     private struct Part {
         var name: String
@@ -50,7 +52,6 @@ final class BucketFileWriter {
 
     private var current: Part?
     private var finished: [(staged: String, file: OutputFile)] = []
-    private var line: [UInt8] = []
 
     init(topic: String, partition: Int32, directory: String, settings: OutputSettings, sink: any HourSink, instance: String) {
         self.topic = topic
@@ -65,11 +66,10 @@ final class BucketFileWriter {
 
     /// Appends a record of this partition; offsets must increase.
     func append(_ record: ConsumerRecord) throws {
-        line.removeAll(keepingCapacity: true)
-        settings.format.encode(record, into: &line)
         if current == nil { current = try openPart(firstOffset: record.offset, timestamp: record.timestamp) }
-        current!.pending += line
-        current!.uncompressedBytes += Int64(line.count)
+        let before = current!.pending.count
+        settings.format.encode(record, into: &current!.pending)
+        current!.uncompressedBytes += Int64(current!.pending.count - before)
         current!.lastOffset = record.offset
         current!.records += 1
         current!.minTimestamp = min(current!.minTimestamp, record.timestamp)
@@ -107,17 +107,11 @@ final class BucketFileWriter {
         let staged = try sink.stagingPath(for: directory + "/" + name, instance: instance)
         let fd = open(staged, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw LocalFileSystemSink.Failure(operation: "create", path: staged, errno: errno) }
-        do {
-            let compressor = try StreamCompressor(codec: settings.codec, level: settings.compressionLevel)
-            return Part(
-                name: name, file: CompressedPartFile(staged: staged, fd: fd, compressor: compressor), firstOffset: firstOffset,
-                lastOffset: firstOffset, minTimestamp: timestamp, maxTimestamp: timestamp
-            )
-        } catch {
-            close(fd)
-            unlink(staged)
-            throw error
-        }
+        let compressor = ChunkCompressor(codec: settings.codec, level: settings.compressionLevel)
+        return Part(
+            name: name, file: CompressedPartFile(staged: staged, fd: fd, compressor: compressor), firstOffset: firstOffset,
+            lastOffset: firstOffset, minTimestamp: timestamp, maxTimestamp: timestamp
+        )
     }
 
     /// Hands the pending chunk to the compression queue.

@@ -1,33 +1,42 @@
 import Dispatch
 import LogflumeWire
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// One part file being compressed and written off the session's task: the session encodes
-/// records while this compresses the previous chunks on the shared compression queue, so the
-/// two halves of the work run on two cores. Chunks are compressed in the order given, so the
-/// file's bytes are the same as compressing inline.
-///
-/// Everything mutable is touched only on `queue` (hence the unchecked Sendable); the session
-/// waits for the queue in `finish` and `abandon`, which is also where a write error surfaces.
-final class CompressedPartFile: @unchecked Sendable {
-    /// One serial queue for all parts of the process: compression gets one core, the session the other.
-    static let queue = DispatchQueue(label: "logflume.aggregator.compression")
-    /// Chunks handed over and not yet compressed, per part: bounds memory when compression is
-    /// the slower half.
-    private static let maxChunksInFlight = 16
+/// One part file being compressed and written off the session's task. Each chunk the session
+/// hands over becomes an independent gzip member or zstd frame (`ChunkCompressor`), compressed
+/// on whichever core is free, and the file takes them in the order given: while the session
+/// encodes records, both cores compress, and the bytes are the same as compressing one chunk
+/// after the other.
+final class CompressedPartFile: Sendable {
+    /// Shared by all parts of the process; as wide as the machine.
+    static let workers = DispatchQueue(label: "logflume.aggregator.compression", attributes: .concurrent)
+    /// Chunks handed over and not yet written, per part: bounds memory when compression is the
+    /// slower side, and is enough to keep two cores busy on one part.
+    private static let maxChunksInFlight = 8
 
     let staged: String
     private let fd: Int32
-    private var compressor: StreamCompressor
-    private var bytes: Int64 = 0
-    private var crc: UInt32 = 0
-    private var failure: (any Error)?
-    private var closed = false
+    private let compressor: ChunkCompressor
     private let slots = DispatchSemaphore(value: CompressedPartFile.maxChunksInFlight)
+    private let inFlight = DispatchGroup()
 
-    init(staged: String, fd: Int32, compressor: StreamCompressor) {
+    private struct State {
+        /// Sequence number of the next chunk handed over (the session's side).
+        var nextChunk = 0
+        /// Sequence number of the next chunk to write; compressed chunks wait here for it.
+        var nextToWrite = 0
+        var done: [Int: Result<[UInt8], any Error>] = [:]
+        var bytes: Int64 = 0
+        var crc: UInt32 = 0
+        var failure: (any Error)?
+        var closed = false
+    }
+    private let state = Mutex(State())
+
+    init(staged: String, fd: Int32, compressor: ChunkCompressor) {
         self.staged = staged
         self.fd = fd
         self.compressor = compressor
@@ -36,42 +45,60 @@ final class CompressedPartFile: @unchecked Sendable {
     /// Queues `chunk` (uncompressed) for compression and writing.
     func write(_ chunk: [UInt8]) {
         slots.wait()
-        Self.queue.async { [self] in
-            defer { slots.signal() }
-            guard failure == nil else { return }
-            do {
-                try compressor.write(chunk, finish: false) { output in
-                    try writeAll(fd: fd, output, path: staged)
-                    bytes += Int64(output.count)
-                    crc = CRC32C.checksum(output, extending: crc)
+        let sequence = state.withLock { state in
+            defer { state.nextChunk += 1 }
+            return state.nextChunk
+        }
+        inFlight.enter()
+        Self.workers.async { [self] in
+            defer {
+                slots.signal()
+                inFlight.leave()
+            }
+            let compressed = Result { try compressor.compress(chunk) }
+            state.withLock { state in
+                state.done[sequence] = compressed
+                // Whoever completes the chunk the file waits for writes it and the ones after it.
+                while let next = state.done.removeValue(forKey: state.nextToWrite) {
+                    state.nextToWrite += 1
+                    guard state.failure == nil, !state.closed else { continue }
+                    do {
+                        let output = try next.get()
+                        try writeAll(fd: fd, output, path: staged)
+                        state.bytes += Int64(output.count)
+                        state.crc = CRC32C.checksum(output, extending: state.crc)
+                    } catch {
+                        state.failure = error
+                    }
                 }
-            } catch {
-                failure = error
             }
         }
     }
 
-    /// Compresses `last` with the end of the stream, fsyncs and closes the file.
+    /// Writes `last` (when it holds anything, or when the file would otherwise be empty: a
+    /// compressed file always holds at least one member), waits for every chunk, fsyncs and
+    /// closes the file.
     /// - Returns: the compressed size and its CRC-32C.
     func finish(last: [UInt8]) throws -> (bytes: Int64, crc: UInt32) {
-        try Self.queue.sync { [self] () throws -> (bytes: Int64, crc: UInt32) in
-            defer { close(fd); closed = true }
-            if let failure { throw failure }
-            try compressor.write(last, finish: true) { output in
-                try writeAll(fd: fd, output, path: staged)
-                bytes += Int64(output.count)
-                crc = CRC32C.checksum(output, extending: crc)
+        if !last.isEmpty || state.withLock({ $0.nextChunk == 0 }) { write(last) }
+        inFlight.wait()
+        return try state.withLock { state throws -> (bytes: Int64, crc: UInt32) in
+            defer {
+                close(fd)
+                state.closed = true
             }
+            if let failure = state.failure { throw failure }
             guard fsync(fd) == 0 else { throw LocalFileSystemSink.Failure(operation: "fsync", path: staged, errno: errno) }
-            return (bytes, crc)
+            return (state.bytes, state.crc)
         }
     }
 
     /// Waits for queued chunks and closes the file without finishing it (the caller discards it).
     func abandon() {
-        Self.queue.sync { [self] in
-            if !closed { close(fd) }
-            closed = true
+        inFlight.wait()
+        state.withLock { state in
+            if !state.closed { close(fd) }
+            state.closed = true
         }
     }
 }

@@ -1,10 +1,10 @@
 /// How output files are compressed.
 public enum OutputCodec: String, Sendable, Equatable, CaseIterable {
     case none
-    /// A single standard gzip member (RFC 1952, mtime 0), which `gzip -d`, Hadoop and Spark read
-    /// as is.
+    /// Standard gzip (RFC 1952, mtime 0): one member per 256 KiB chunk, which `gzip -d`, Python,
+    /// Hadoop and Spark read as one stream.
     case gzip
-    /// A single zstd frame with a content checksum.
+    /// zstd frames with content checksums, one per 256 KiB chunk.
     case zstd
 
     /// `.gz`, `.zst`, or nothing.

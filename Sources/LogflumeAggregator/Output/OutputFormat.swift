@@ -134,39 +134,39 @@ enum JSONText {
         return (below0x20 | hasZero(word ^ (ones &* 0x22)) | hasZero(word ^ (ones &* 0x5C)) | hasZero(word ^ (ones &* 0x7F))) != 0
     }
 
-    /// A quoted JSON string of valid UTF-8 bytes.
+    /// A quoted JSON string of valid UTF-8 bytes. Clean stretches are found 8 bytes at a time
+    /// and copied whole, also after an escape (nginx lines quote several fields each).
     static func appendString(_ bytes: UnsafeRawBufferPointer, to output: inout [UInt8]) {
         output.append(0x22)
-        var clean = 0
-        while clean + 8 <= bytes.count, !mayNeedEscape(bytes.loadUnaligned(fromByteOffset: clean, as: UInt64.self)) { clean += 8 }
-        if clean == bytes.count {
-            output.append(contentsOf: bytes)
-            output.append(0x22)
-            return
-        }
+        let count = bytes.count
         var runStart = 0
-        for index in clean..<bytes.count {
-            let byte = bytes[index]
-            guard byte < 0x20 || byte == 0x22 || byte == 0x5C || byte == 0x7F else { continue }
-            if runStart < index { output.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[runStart..<index])) }
-            runStart = index + 1
-            output.append(0x5C)
-            switch byte {
-            case 0x22: output.append(0x22)
-            case 0x5C: output.append(0x5C)
-            case 0x0A: output.append(0x6E)
-            case 0x0D: output.append(0x72)
-            case 0x09: output.append(0x74)
-            default:
-                output.append(0x75)
-                output.append(0x30)
-                output.append(0x30)
-                output.append(hex[Int(byte >> 4)])
-                output.append(hex[Int(byte & 0xF)])
+        var index = 0
+        while index < count {
+            while index + 8 <= count, !mayNeedEscape(bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self)) { index += 8 }
+            let limit = min(index + 8, count)
+            while index < limit {
+                let byte = bytes[index]
+                if byte < 0x20 || byte == 0x22 || byte == 0x5C || byte == 0x7F {
+                    if runStart < index { output.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[runStart..<index])) }
+                    runStart = index + 1
+                    appendEscaped(byte, to: &output)
+                }
+                index += 1
             }
         }
-        if runStart < bytes.count { output.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[runStart...])) }
+        if runStart < count { output.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[runStart...])) }
         output.append(0x22)
+    }
+
+    private static func appendEscaped(_ byte: UInt8, to output: inout [UInt8]) {
+        switch byte {
+        case 0x22: output.append(contentsOf: [0x5C, 0x22])
+        case 0x5C: output.append(contentsOf: [0x5C, 0x5C])
+        case 0x0A: output.append(contentsOf: [0x5C, 0x6E])
+        case 0x0D: output.append(contentsOf: [0x5C, 0x72])
+        case 0x09: output.append(contentsOf: [0x5C, 0x74])
+        default: output.append(contentsOf: [0x5C, 0x75, 0x30, 0x30, hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])
+        }
     }
 
     /// Decimal digits of `value`, without going through String.

@@ -31,6 +31,8 @@ final class AggregatorSession {
     private var generation: Int32 = -1
     private var machines: [String: AggregationStateMachine] = [:]
     private var writers: [WriterKey: BucketFileWriter] = [:]
+    /// The writer the last record went to; dropped whenever `writers` loses an entry.
+    private var lastWriter: (key: WriterKey, writer: BucketFileWriter)?
     private var partitionCounts: [String: Int32] = [:]
     private let publishers: [String: BucketPublisher]
     private var lastTickAt: Int64?
@@ -79,7 +81,17 @@ final class AggregatorSession {
             if current != generation { try await rebuild(generation: current) }
             let now = clock.nowMilliseconds
             var tallies: [String: AggregatorMetrics.ActionTally] = [:]
-            for record in records { try handle(record, now: now, tally: &tallies[record.topic, default: .init()]) }
+            // Records of one topic come in runs: one tally lookup per run, not per record.
+            var index = records.startIndex
+            while index < records.endIndex {
+                let topic = records[index].topic
+                var tally = tallies[topic] ?? .init()
+                while index < records.endIndex, records[index].topic == topic {
+                    try handle(records[index], now: now, tally: &tally)
+                    index += 1
+                }
+                tallies[topic] = tally
+            }
             for (topic, tally) in tallies { metrics.record(tally, topic: topic) }
             if lastTickAt.map({ now - $0 >= config.tickIntervalMs }) ?? true {
                 lastTickAt = now
@@ -97,6 +109,7 @@ final class AggregatorSession {
     private func abandonWriters() {
         for writer in writers.values { writer.abandon() }
         writers = [:]
+        lastWriter = nil
     }
 
     // MARK: Rebuilding
@@ -146,18 +159,29 @@ final class AggregatorSession {
     // MARK: Records
 
     private func handle(_ record: ConsumerRecord, now: Int64, tally: inout AggregatorMetrics.ActionTally) throws {
-        guard machines[record.topic] != nil else { return }
-        let action = machines[record.topic]!.recordReceived(partition: record.partition, offset: record.offset, timestamp: record.timestamp, now: now)
+        guard let action = machines[record.topic]?.recordReceived(partition: record.partition, offset: record.offset, timestamp: record.timestamp, now: now)
+        else { return }
         tally.add(action)
         guard case .append(let key, let bucket) = action else { return }
         let writerKey = WriterKey(topic: record.topic, key: key, partition: record.partition)
-        if writers[writerKey] == nil {
-            writers[writerKey] = BucketFileWriter(
+        // Consecutive records mostly go to the same file: compare with the last key before
+        // hashing one (hashing the topic name per record was a tenth of the aggregator's CPU).
+        if let last = lastWriter, last.key == writerKey {
+            try last.writer.append(record)
+            return
+        }
+        let writer: BucketFileWriter
+        if let existing = writers[writerKey] {
+            writer = existing
+        } else {
+            writer = BucketFileWriter(
                 topic: record.topic, partition: record.partition, directory: BucketLayout().directory(topic: record.topic, bucket: bucket, kind: key.kind),
                 settings: config.output, sink: sink, instance: instance
             )
+            writers[writerKey] = writer
         }
-        try writers[writerKey]!.append(record)
+        lastWriter = (writerKey, writer)
+        try writer.append(record)
     }
 
     // MARK: Ticks
@@ -199,6 +223,7 @@ final class AggregatorSession {
         let publisher = publishers[topic]!
         for partition in close.partitions {
             let writer = writers.removeValue(forKey: WriterKey(topic: topic, key: close.key, partition: partition))
+            lastWriter = nil
             try faults?(.beforePublish)
             _ = try publisher.complete(close, partition: partition, writer: writer)
             try faults?(.afterCompletion)

@@ -69,18 +69,23 @@ public struct AggregationStateMachine: Sendable {
 
     /// Decides where one record goes. Records of a partition must arrive in offset order.
     public mutating func recordReceived(partition: Int32, offset: Int64, timestamp: Int64, now: Int64) -> RecordAction {
-        guard var progress = partitions[partition] else {
+        let bucket = bucket(containing: timestamp)
+        let maxFutureSkewMs = settings.maxFutureSkewMs
+        // One in-place access per record: copying the progress out and back would retain its
+        // fences on every record (this runs a million times a second).
+        let closed: Int64?? = Self.updateProgress(&partitions[partition]) { progress in
+            progress.position = offset + 1
+            progress.lastRecordAt = now
+            let counted = min(timestamp, now + maxFutureSkewMs)
+            progress.maxEventTime = max(progress.maxEventTime ?? counted, counted)
+            return progress.closedThrough
+        }
+        guard let closedThrough = closed else {
             preconditionFailure("record of \(topic)-\(partition), which is not assigned")
         }
-        progress.position = offset + 1
-        progress.lastRecordAt = now
-        let counted = min(timestamp, now + settings.maxFutureSkewMs)
-        progress.maxEventTime = max(progress.maxEventTime ?? counted, counted)
-        let bucket = bucket(containing: timestamp)
 
-        if let closed = progress.closedThrough, bucket.end <= closed {
-            let fence = progress.fences[bucket.start]
-            partitions[partition] = progress
+        if let closed = closedThrough, bucket.end <= closed {
+            let fence = partitions[partition]!.fences[bucket.start]
             if let fence, offset <= fence { return .skipBelowFence(bucket, fence: fence) }
             switch settings.latePolicy {
             case .drop:
@@ -92,21 +97,27 @@ public struct AggregationStateMachine: Sendable {
                 return .append(key, bucket)
             }
         }
-        partitions[partition] = progress
         let key = BucketKey(bucketStart: bucket.start, kind: .main)
         add(offset: offset, timestamp: timestamp, partition: partition, key: key, bucket: bucket, closeAfter: nil)
         return .append(key, bucket)
     }
 
+    private static func updateProgress<T>(_ progress: inout PartitionProgress?, _ body: (inout PartitionProgress) -> T) -> T? {
+        guard progress != nil else { return nil }
+        return body(&progress!)
+    }
+
     private mutating func add(offset: Int64, timestamp: Int64, partition: Int32, key: BucketKey, bucket: Bucket, closeAfter: Int64?) {
-        var entry = open[key] ?? OpenBucket(bucket: bucket, closeAfter: closeAfter)
-        if var slice = entry.slices[partition] {
-            slice.add(offset: offset, timestamp: timestamp)
-            entry.slices[partition] = slice
+        // In place, for the same reason as above: the bucket's slices are not copied per record.
+        Self.add(offset: offset, timestamp: timestamp, partition: partition, to: &open[key, default: OpenBucket(bucket: bucket, closeAfter: closeAfter)].slices)
+    }
+
+    private static func add(offset: Int64, timestamp: Int64, partition: Int32, to slices: inout [Int32: BucketSlice]) {
+        if slices[partition] == nil {
+            slices[partition] = BucketSlice(offset: offset, timestamp: timestamp)
         } else {
-            entry.slices[partition] = BucketSlice(offset: offset, timestamp: timestamp)
+            slices[partition]!.add(offset: offset, timestamp: timestamp)
         }
-        open[key] = entry
     }
 
     private mutating func bucket(containing time: Int64) -> Bucket {

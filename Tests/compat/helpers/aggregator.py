@@ -267,16 +267,21 @@ class BucketDir:
 
 def decompress(name: str, data: bytes) -> bytes:
     if name.endswith(".gz"):
-        # One standard gzip member, as Hadoop and Spark expect (docs/aggregator.md).
-        d = zlib.decompressobj(wbits=31)
-        out = d.decompress(data) + d.flush()
-        assert d.eof, f"{name}: gzip stream does not end"
-        assert not d.unused_data, f"{name}: {len(d.unused_data)} bytes after the first gzip member"
+        # Standard gzip: one complete member per compressed chunk, back to back (RFC 1952 2.2),
+        # which gzip -d, Hadoop and Spark read as one stream (docs/aggregator.md).
+        out, rest, members = b"", data, 0
+        while rest or members == 0:
+            d = zlib.decompressobj(wbits=31)
+            out += d.decompress(rest) + d.flush()
+            assert d.eof, f"{name}: gzip member {members} does not end"
+            rest, members = d.unused_data, members + 1
         assert gzip.decompress(data) == out
         return out
     if name.endswith(".zst"):
-        with zstandard.ZstdDecompressor().stream_reader(data) as r:
+        # One complete frame per compressed chunk; zstd -d reads the frames as one stream.
+        with zstandard.ZstdDecompressor().stream_reader(data, read_across_frames=True) as r:
             out = r.read()
+        assert subprocess.run(["zstd", "-d", "-c", "-q"], input=data, capture_output=True, check=True).stdout == out, name
         return out
     return data
 

@@ -1,0 +1,91 @@
+import CLibdeflate
+import CZstd
+import Synchronization
+
+/// Compresses one chunk of a part file into a self-contained gzip member (libdeflate; RFC 1952,
+/// mtime 0) or zstd frame (with its content checksum). A part file is its chunks' members one
+/// after another, which RFC 1952 and the zstd format both allow and every reader we hand files
+/// to reads (`gzip -d`, `zstd -d`, Python, Hadoop's and Spark's codecs). So chunks compress
+/// independently, on any core, and a file's bytes depend only on its chunks, never on timing:
+/// rebuilt and replayed files stay byte-identical.
+struct ChunkCompressor: Sendable {
+    let codec: OutputCodec
+    let level: Int32
+
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// - Parameter level: codec specific; nil picks gzip 6 or zstd 3.
+    init(codec: OutputCodec, level: Int?) {
+        self.codec = codec
+        self.level = Int32(level ?? (codec == .zstd ? 3 : 6))
+    }
+
+    func compress(_ input: [UInt8]) throws -> [UInt8] {
+        switch codec {
+        case .none:
+            return input
+        case .gzip:
+            return try Self.gzipCompressors.with(level: level) { compressor in
+                let bound = libdeflate_gzip_compress_bound(compressor, input.count)
+                var output = [UInt8](repeating: 0, count: bound)
+                let written = input.withUnsafeBytes { source in
+                    output.withUnsafeMutableBytes { target in
+                        libdeflate_gzip_compress(compressor, source.baseAddress, source.count, target.baseAddress, target.count)
+                    }
+                }
+                guard written > 0 else { throw Failure(description: "libdeflate_gzip_compress found no room in \(bound) bytes") }
+                output.removeSubrange(written...)
+                return output
+            }
+        case .zstd:
+            return try Self.zstdContexts.with(level: level) { context in
+                var output = [UInt8](repeating: 0, count: ZSTD_compressBound(input.count))
+                let written = input.withUnsafeBytes { source in
+                    output.withUnsafeMutableBytes { target in
+                        ZSTD_compress2(context, target.baseAddress, target.count, source.baseAddress, source.count)
+                    }
+                }
+                if ZSTD_isError(written) != 0 { throw Failure(description: "zstd: \(String(cString: ZSTD_getErrorName(written)))") }
+                output.removeSubrange(written...)
+                return output
+            }
+        }
+    }
+
+    // Compressor state is costly to set up (libdeflate's level 6 tables, zstd's context) and
+    // not thread-safe: each worker borrows one from a pool and gives it back.
+    private static let gzipCompressors = Pool { level in libdeflate_alloc_compressor(level) }
+    private static let zstdContexts = Pool { level in
+        guard let context = ZSTD_createCCtx() else { return nil }
+        ZSTD_CCtx_setParameter(context, ZSTD_c_compressionLevel, level)
+        ZSTD_CCtx_setParameter(context, ZSTD_c_checksumFlag, 1)
+        return context
+    }
+
+    /// Idle compressor states by level. They live as long as the process: there are never more
+    /// than the workers that ran at once.
+    final class Pool: Sendable {
+        /// A compressor state; only one worker holds it at a time.
+        struct Handle: @unchecked Sendable {
+            let pointer: OpaquePointer
+        }
+
+        private let idle = Mutex<[Int32: [Handle]]>([:])
+        private let make: @Sendable (Int32) -> OpaquePointer?
+
+        init(make: @escaping @Sendable (Int32) -> OpaquePointer?) {
+            self.make = make
+        }
+
+        func with<T>(level: Int32, _ body: (OpaquePointer) throws -> T) throws -> T {
+            let borrowed = idle.withLock { $0[level]?.popLast() }
+            guard let handle = borrowed ?? make(level).map(Handle.init) else {
+                throw Failure(description: "cannot allocate a level \(level) compressor")
+            }
+            defer { idle.withLock { $0[level, default: []].append(handle) } }
+            return try body(handle.pointer)
+        }
+    }
+}
