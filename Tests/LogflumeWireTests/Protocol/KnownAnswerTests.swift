@@ -240,7 +240,7 @@ import Testing
 
     @Test func advertisedTable() {
         let expected: [(ApiKey, ClosedRange<Int16>)] = [
-            (.produce, 0...8), (.fetch, 4...11), (.listOffsets, 1...5), (.metadata, 0...8),
+            (.produce, 0...8), (.fetch, 4...11), (.listOffsets, 0...5), (.metadata, 0...8),
             (.offsetCommit, 2...7), (.offsetFetch, 1...5), (.findCoordinator, 0...2), (.joinGroup, 0...5),
             (.heartbeat, 0...3), (.leaveGroup, 0...3), (.syncGroup, 0...3), (.describeGroups, 0...4),
             (.listGroups, 0...2), (.apiVersions, 0...3), (.createTopics, 0...4), (.deleteTopics, 0...3),

@@ -138,7 +138,7 @@ import Testing
         #expect(throws: KafkaDecodingError.unsupportedVersion(apiKey: .saslHandshake, version: 1)) {
             _ = try KafkaRequest.decode(header: saslHeader, body: &sasl)
         }
-        for (key, version) in [(ApiKey.produce, Int16(9)), (.produce, -1), (.fetch, 3), (.fetch, 12), (.metadata, 9), (.listOffsets, 0)] {
+        for (key, version) in [(ApiKey.produce, Int16(9)), (.produce, -1), (.fetch, 3), (.fetch, 12), (.metadata, 9), (.listOffsets, 6), (.listOffsets, -1)] {
             var body = ByteBuffer()
             #expect(throws: KafkaDecodingError.unsupportedVersion(apiKey: key, version: version)) {
                 _ = try KafkaRequest.decode(header: RequestHeader(apiKey: key, apiVersion: version, correlationId: 1, clientId: nil), body: &body)
