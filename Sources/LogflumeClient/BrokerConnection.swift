@@ -32,9 +32,11 @@ public final class BrokerConnection: Sendable {
             channel = try await ClientBootstrap(group: group)
                 .connectTimeout(.milliseconds(timeoutMs))
                 .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+                // Fetch responses run to megabytes: reads of up to 1 MiB take them in few calls.
+                .channelOption(ChannelOptions.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 16 << 10, maximum: 1 << 20))
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(ResponseFrameDecoder()))
+                        try channel.pipeline.syncOperations.addHandler(ResponseFrameHandler(address: address))
                         try channel.pipeline.syncOperations.addHandler(ClientResponseHandler(address: address, logger: logger))
                     }
                 }
@@ -188,7 +190,7 @@ final class ClientResponseHandler: ChannelDuplexHandler {
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         // Bytes that make no sense are the broker's fault; a reset or a broken pipe is the
         // network's, and whoever sent the requests may retry them elsewhere.
-        if error is KafkaClientError || error is ByteToMessageDecoderError {
+        if error is KafkaClientError {
             fail(context: context, reason: "\(error)")
         } else {
             fail(context: context, reason: "\(error)", with: .connectionFailed(broker: address, reason: "\(error)"))
@@ -204,16 +206,30 @@ final class ClientResponseHandler: ChannelDuplexHandler {
     }
 }
 
-/// Response frames: 4-byte size prefix, then the frame.
-struct ResponseFrameDecoder: ByteToMessageDecoder {
+/// Response frames (4-byte size prefix, then the frame), assembled without an accumulation
+/// buffer (`KafkaFrameAssembler`).
+final class ResponseFrameHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
 
-    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
-        guard let size = buffer.getInteger(at: buffer.readerIndex, as: Int32.self) else { return .needMoreData }
-        guard size >= 0 else { throw KafkaClientError.protocolViolation(broker: "?", reason: "negative frame size") }
-        guard buffer.readableBytes >= 4 + Int(size) else { return .needMoreData }
-        buffer.moveReaderIndex(forwardBy: 4)
-        context.fireChannelRead(wrapInboundOut(buffer.readSlice(length: Int(size))!))
-        return .continue
+    private let address: String
+    /// Responses as large as the broker's own request limit are accepted.
+    private var assembler = KafkaFrameAssembler()
+    /// After a bad frame the stream cannot be resynchronised: the rest is dropped while the
+    /// connection closes.
+    private var failed = false
+
+    init(address: String) { self.address = address }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !failed else { return }
+        do {
+            try assembler.feed(unwrapInboundIn(data), allocator: context.channel.allocator) { frame in
+                context.fireChannelRead(wrapInboundOut(frame))
+            }
+        } catch {
+            failed = true
+            context.fireErrorCaught(KafkaClientError.protocolViolation(broker: address, reason: "response frame: \(error)"))
+        }
     }
 }
