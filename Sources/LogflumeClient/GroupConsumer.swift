@@ -85,7 +85,11 @@ public actor GroupConsumer {
     /// Set when the coordinator no longer knows this member's generation: what it held is lost,
     /// not revoked (it cannot be committed).
     private var membershipLost = false
-    private var lostGeneration: Int32 = -1
+    /// The generation in which `assignment` was received: what the cooperative subscription
+    /// claims it with, and what a `lost` event names.
+    private var assignedGeneration: Int32 = -1
+    /// Set first thing in `close()`: no rejoining and no records from then on.
+    private var closing = false
     private var rebalanceListener: (@Sendable (RebalanceEvent) async -> Void)?
     /// The newest `commitAsync`; each waits for the one before, so commits land in call order.
     private var asyncCommits: Task<Void, Never>?
@@ -115,7 +119,6 @@ public actor GroupConsumer {
     /// The coordinator dropped this member: it is no member until it rejoins (generation -1),
     /// and the next `join` reports what it held as lost.
     private func loseMembership() {
-        if generationId >= 0 { lostGeneration = generationId }
         membershipLost = true
         generationId = -1
         needsRejoin = true
@@ -131,41 +134,52 @@ public actor GroupConsumer {
     /// Joins the group (or rejoins after a rebalance) and starts reading the assigned
     /// partitions; `poll` does this when needed.
     public func join() async throws {
-        guard !closed else { throw KafkaClientError.invalidArgument("group consumer of '\(groupId)' is closed") }
-        heartbeatTask?.cancel()
-        heartbeatTask = nil
-        if membershipLost {
-            membershipLost = false
-            if !assignment.isEmpty {
-                let lost = assignment
-                await consumer.incrementalUnassign(lost)
-                assignment = []
-                await emit(.lost(lost, generation: lostGeneration))
-            }
-        } else if rebalanceProtocol == .eager, !assignment.isEmpty {
+        guard !closed, !closing else { throw KafkaClientError.invalidArgument("group consumer of '\(groupId)' is closed") }
+        // Commits still in flight land before anything is revoked, so none lands after.
+        await asyncCommits?.value
+        await dropLostPartitions()
+        if rebalanceProtocol == .eager, !assignment.isEmpty {
             await revoke(assignment)
         }
-        needsRejoin = false
+        heartbeatTask?.cancel()
+        heartbeatTask = nil
         var attempts = 0
-        while true {
-            attempts += 1
-            try Task.checkCancellation()
-            do {
-                if try await joinAndSync() { break }
-            } catch let error as KafkaClientError where error.isRetriable && attempts < 50 {
-                logger.debug("joining the group failed; retrying", metadata: ["group": "\(groupId)", "error": "\(error)"])
-                coordinator = nil
-                try await Task.sleep(for: .milliseconds(configuration.retryBackoffMs))
+        // A cooperative round that took partitions away asks for the next round at once, so
+        // their new owner gets them without waiting for this member's next poll.
+        repeat {
+            needsRejoin = false
+            while true {
+                attempts += 1
+                try Task.checkCancellation()
+                await dropLostPartitions()
+                do {
+                    if try await joinAndSync() { break }
+                } catch let error as KafkaClientError where error.isRetriable && attempts < 50 {
+                    logger.debug("joining the group failed; retrying", metadata: ["group": "\(groupId)", "error": "\(error)"])
+                    coordinator = nil
+                    try await Task.sleep(for: .milliseconds(configuration.retryBackoffMs))
+                }
             }
-        }
-        startHeartbeats()
+        } while needsRejoin && !closing && attempts < 50
+    }
+
+    /// After the coordinator dropped this member, what it held is someone else's: reported as
+    /// lost and let go without a commit.
+    private func dropLostPartitions() async {
+        guard membershipLost else { return }
+        membershipLost = false
+        guard !assignment.isEmpty else { return }
+        let lost = assignment
+        await consumer.incrementalUnassign(lost)
+        assignment = []
+        await emit(.lost(lost, generation: assignedGeneration))
     }
 
     /// Commits (when configured) and gives up partitions this member holds.
     private func revoke(_ partitions: [TopicPartition]) async {
         if configuration.commitOnRebalance, generationId >= 0 {
             do {
-                try await sendCommit(offsets: positions(of: partitions), metadata: nil)
+                try await sendCommit(offsets: positions(of: partitions), metadata: nil, generation: generationId, member: memberId)
             } catch {
                 logger.debug("commit of revoked partitions failed", metadata: ["group": "\(groupId)", "error": "\(error)"])
             }
@@ -190,14 +204,23 @@ public actor GroupConsumer {
         }
         let held = Set(assignment)
         let added = next.subtracting(held).sorted()
-        assignment = next.sorted()
-        var starts: [TopicPartition: StartPosition] = [:]
-        if !added.isEmpty {
-            let committed = try await fetchCommitted(added)
-            let reset: StartPosition = configuration.autoOffsetReset == .latest ? .latest : .earliest
-            for tp in added { starts[tp] = committed[tp].map { .offset($0) } ?? reset }
+        // Taken on only once reading them is set up: a partition in `assignment` that the inner
+        // consumer does not read would be claimed in every later round and never read.
+        do {
+            var starts: [TopicPartition: StartPosition] = [:]
+            if !added.isEmpty {
+                let committed = try await fetchCommitted(added)
+                let reset: StartPosition = configuration.autoOffsetReset == .latest ? .latest : .earliest
+                for tp in added { starts[tp] = committed[tp].map { .offset($0) } ?? reset }
+            }
+            try await consumer.incrementalAssign(starts)
+        } catch {
+            await consumer.incrementalUnassign(added)
+            needsRejoin = true
+            throw error
         }
-        try await consumer.incrementalAssign(starts)
+        assignment = next.sorted()
+        assignedGeneration = generationId
         await emit(.assigned(added, generation: generationId))
     }
 
@@ -221,7 +244,7 @@ public actor GroupConsumer {
             subscription = ConsumerProtocolSubscription(
                 topics: topics,
                 ownedPartitions: byTopic.keys.sorted().map { .init(topic: $0, partitions: byTopic[$0]!.map(\.partition).sorted()) },
-                generationId: generationId
+                generationId: assignment.isEmpty ? -1 : assignedGeneration
             ).encoded(version: 2)
         }
         let request = JoinGroupRequest(
@@ -242,7 +265,9 @@ public actor GroupConsumer {
             memberId = joined.memberId
             return false
         case .unknownMemberId:
+            // The coordinator forgot this member (its session ended): what it holds is lost.
             memberId = JoinGroupRequest.unknownMemberId
+            loseMembership()
             return false
         case .rebalanceInProgress, .illegalGeneration:
             return false
@@ -277,10 +302,10 @@ public actor GroupConsumer {
             return false
         case .unknownMemberId:
             memberId = JoinGroupRequest.unknownMemberId
-            generationId = -1
+            loseMembership()
             return false
         case .illegalGeneration:
-            generationId = -1
+            loseMembership()
             return false
         case .notCoordinator, .coordinatorNotAvailable, .coordinatorLoadInProgress:
             coordinator = nil
@@ -303,6 +328,9 @@ public actor GroupConsumer {
             "group": "\(groupId)", "member": "\(memberId)", "generation": "\(generationId)", "leader": "\(isLeader)",
             "protocol": "\(joined.protocolName)", "assignment": "\(mine)",
         ])
+        // The group is stable from here: heartbeats keep the session alive while listeners run
+        // and start offsets are looked up.
+        startHeartbeats()
         try await adopt(mine)
         return true
     }
@@ -439,7 +467,7 @@ public actor GroupConsumer {
     public func poll(maxRecords: Int = 500, timeoutMs: Int64 = 1000) async throws -> [ConsumerRecord] {
         let deadline = ClientClock.uptimeMs() + max(0, timeoutMs)
         while true {
-            if closed { return [] }
+            if closed || closing { return [] }
             if isLeader && generationId >= 0 && ClientClock.uptimeMs() >= nextMetadataCheckAt { await checkSubscribedTopics() }
             if needsRejoin || generationId < 0 { try await join() }
             let left = max(0, deadline - ClientClock.uptimeMs())
@@ -482,7 +510,7 @@ public actor GroupConsumer {
         await consumer.highWatermark(of: topicPartition)
     }
 
-    public var isClosed: Bool { closed }
+    public var isClosed: Bool { closed || closing }
 
     /// Moves an assigned partition: the next `poll` returns records from `start`.
     public func seek(_ topicPartition: TopicPartition, to start: StartPosition) async throws {
@@ -525,7 +553,7 @@ public actor GroupConsumer {
     /// `poll` rejoin.
     public func commit(offsets: [TopicPartition: Int64], metadata: String? = nil) async throws {
         await asyncCommits?.value
-        try await sendCommit(offsets: offsets, metadata: metadata)
+        try await sendCommit(offsets: offsets, metadata: metadata, generation: generationId, member: memberId)
     }
 
     /// Sends a commit without waiting for the answer: the positions now (or `offsets`), in call
@@ -537,11 +565,15 @@ public actor GroupConsumer {
     ) async {
         let chosen: [TopicPartition: Int64]
         if let offsets { chosen = offsets } else { chosen = await positions(of: assignment) }
+        // The generation of the call, not of the send: after a rebalance the coordinator refuses
+        // it rather than letting an old position overwrite a newer commit.
+        let generation = generationId
+        let member = memberId
         let previous = asyncCommits
         asyncCommits = Task {
             await previous?.value
             do {
-                try await self.sendCommit(offsets: chosen, metadata: metadata)
+                try await self.sendCommit(offsets: chosen, metadata: metadata, generation: generation, member: member)
                 completion?(.success(()))
             } catch {
                 completion?(.failure(error))
@@ -549,13 +581,13 @@ public actor GroupConsumer {
         }
     }
 
-    private func sendCommit(offsets: [TopicPartition: Int64], metadata: String?) async throws {
+    private func sendCommit(offsets: [TopicPartition: Int64], metadata: String?, generation: Int32, member: String) async throws {
         guard !offsets.isEmpty else { return }
         let connection = try await coordinatorConnection()
         let version = try connection.version(for: .offsetCommit)
         let byTopic = Dictionary(grouping: offsets.keys, by: \.topic)
         let request = OffsetCommitRequest(
-            groupId: groupId, generationId: generationId, memberId: memberId,
+            groupId: groupId, generationId: generation, memberId: member,
             groupInstanceId: version >= 7 ? configuration.groupInstanceId : nil,
             topics: byTopic.keys.sorted().map { topic in
                 .init(name: topic, partitions: byTopic[topic]!.sorted().map {
@@ -570,7 +602,8 @@ public actor GroupConsumer {
                 switch code {
                 case .rebalanceInProgress: needsRejoin = true
                 case .illegalGeneration, .unknownMemberId:
-                    loseMembership()
+                    // Only a commit of the current generation says this member was dropped.
+                    if generation == generationId { loseMembership() }
                 case .notCoordinator, .coordinatorNotAvailable: coordinator = nil
                 default: break
                 }
@@ -584,13 +617,19 @@ public actor GroupConsumer {
     /// Stops reading and leaves the group (a static member stays until its session ends, as in
     /// Kafka). Commit first to keep the positions.
     public func close() async {
-        guard !closed else { return }
+        guard !closed, !closing else { return }
+        closing = true
+        await asyncCommits?.value
+        // Heartbeats go on while the listener commits, so the member is still in the group.
+        if !assignment.isEmpty {
+            if membershipLost {
+                await emit(.lost(assignment, generation: assignedGeneration))
+            } else {
+                await emit(.revoked(assignment, generation: generationId))
+            }
+        }
         heartbeatTask?.cancel()
         heartbeatTask = nil
-        await asyncCommits?.value
-        if !assignment.isEmpty, !membershipLost {
-            await emit(.revoked(assignment, generation: generationId))
-        }
         closed = true
         await consumer.close()
         guard configuration.groupInstanceId == nil, memberId != JoinGroupRequest.unknownMemberId else { return }
