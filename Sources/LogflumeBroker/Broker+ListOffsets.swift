@@ -20,7 +20,11 @@ extension Broker {
                 }
                 answer.leaderEpoch = partition.leaderEpoch
                 if version == 0 {
-                    answer.oldStyleOffsets = legacyOffsets(partition, before: query.timestamp, max: query.maxNumOffsets)
+                    do {
+                        answer.oldStyleOffsets = try legacyOffsets(partition, before: query.timestamp, max: query.maxNumOffsets)
+                    } catch {
+                        answer.errorCode = KafkaErrorCode.kafkaStorageError.rawValue
+                    }
                     return answer
                 }
                 switch query.timestamp {
@@ -48,14 +52,14 @@ extension Broker {
     /// watermark and then every segment's base offset; a time gives the base offsets of the
     /// segments that start before the first record at or after it (all of them, led by the high
     /// watermark, when no record is that new). At most `max` offsets.
-    func legacyOffsets(_ partition: Partition, before timestamp: Int64, max: Int32) -> [Int64] {
+    func legacyOffsets(_ partition: Partition, before timestamp: Int64, max: Int32) throws -> [Int64] {
         guard max > 0 else { return [] }
         let start = partition.logStartOffset
         let end = partition.highWatermark
         if timestamp == Self.earliestTimestamp { return [start] }
         var bases = partition.log.segmentBaseOffsets.map { Swift.max($0, start) }.filter { $0 < end }
         var offsets: [Int64] = []
-        if timestamp != Self.latestTimestamp, let found = try? partition.log.offset(forTimestamp: timestamp), found.offset < end {
+        if timestamp != Self.latestTimestamp, let found = try partition.log.offset(forTimestamp: timestamp), found.offset < end {
             bases = bases.filter { $0 <= found.offset }
         } else {
             offsets.append(end)

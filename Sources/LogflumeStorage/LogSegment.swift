@@ -1,5 +1,9 @@
 import Dispatch
 import Logging
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 import LogflumeWire
 
 /// One segment of a partition log: a `.log` file of record batches plus its sparse `.index`
@@ -15,11 +19,16 @@ final class LogSegment: @unchecked Sendable {
     private let indexIntervalBytes: Int
     /// `preallocateStepBytes` when reserving blocks ahead of appends (the active segment), else 0.
     private var reservationStep = 0
+    private let configuredReservationStep: Int
+    /// The filesystem the segment lives on, and the reservation failures seen so far.
+    private let device: UInt64
+    private var suspensionsSeen = 0
     /// Where the reserved blocks end; appends past it reserve the next step.
     private var reservedEnd = 0
     private let writebackBytes: Int
     /// Where the last writeback kick ended.
     private var writebackStart = 0
+    private let writebackRequest = WritebackRequest()
 
     /// Bytes of whole, valid batches; the file is never longer than this after recovery.
     private(set) var size = 0
@@ -42,7 +51,10 @@ final class LogSegment: @unchecked Sendable {
         self.baseOffset = baseOffset
         self.nextOffset = baseOffset
         self.indexIntervalBytes = config.indexIntervalBytes
-        self.reservationStep = config.preallocate ? max(0, config.preallocateStepBytes) : 0
+        self.configuredReservationStep = config.preallocate ? max(0, config.preallocateStepBytes) : 0
+        self.reservationStep = configuredReservationStep
+        var st = stat()
+        self.device = stat(directory, &st) == 0 ? UInt64(st.st_dev) : 0
         self.writebackBytes = max(0, config.writebackBytes)
         func file(_ kind: String) -> ManagedFile {
             ManagedFile(path: SegmentFileName.path(directory, baseOffset, kind) + suffix, budget: budget)
@@ -157,6 +169,14 @@ final class LogSegment: @unchecked Sendable {
     func append(header: [UInt8], of batch: RecordBatch, now: Int64) throws(LogError) {
         let file = try log.acquire()
         let position = size
+        if reservationStep > 0, BlockReservation.suspensions != suspensionsSeen {
+            suspensionsSeen = BlockReservation.suspensions
+            if BlockReservation.isSuspended(device: device) {
+                // Another segment found this disk full: reservations would only hold space back.
+                reservationStep = 0
+                try? releaseReservation()
+            }
+        }
         if reservationStep > 0, position + batch.sizeInBytes > reservedEnd {
             // The batch plus room that grows with the segment (4 KiB, then as much as is already
             // written, up to the configured step), so ten thousand quiet partitions reserve next
@@ -165,10 +185,13 @@ final class LogSegment: @unchecked Sendable {
             if file.reserve(from: Int64(position), length: Int64(length)) {
                 reservedEnd = position + length
             } else {
-                // No room (or no support): stop reserving, and give back what a partial
-                // reservation may have taken, so the write sees all the space there is.
+                // No room (or no support): stop reserving in every segment on this filesystem,
+                // and give back what a partial reservation may have taken, so writes see all the
+                // space there is.
+                BlockReservation.suspend(device: device)
                 reservationStep = 0
                 try? file.truncate(to: Int64(position))
+                reservedEnd = position
             }
         }
         do {
@@ -188,13 +211,14 @@ final class LogSegment: @unchecked Sendable {
         try indexAppended(header.withUnsafeBytes { RecordBatchSummary(uncheckedHeader: $0) }, at: position)
         verifiedSize = size
         if writebackBytes > 0, size - writebackStart >= writebackBytes {
-            if writebackStart > size { writebackStart = 0 }
-            let from = Int64(writebackStart)
-            let length = Int64(size - writebackStart)
-            writebackStart = size
             // sync_file_range blocks while the device's queue is full; appends must not (they
             // run on the broker's event loops), so a thread of its own asks for the writeback.
-            Self.writeback.async { file.startWriteback(from: from, length: length) }
+            // A segment has at most one request waiting; later kicks widen it.
+            if writebackRequest.cover(from: Int64(writebackStart), to: Int64(size)) {
+                let request = writebackRequest
+                Self.writeback.async { request.run(on: file) }
+            }
+            writebackStart = size
         }
     }
 
@@ -255,6 +279,7 @@ final class LogSegment: @unchecked Sendable {
         try offsetIndex.preallocate()
         try timeIndex.preallocate()
         try releaseReservation()
+        reservationStep = BlockReservation.isSuspended(device: device) ? 0 : configuredReservationStep
     }
 
     func flush() throws(LogError) {
@@ -344,6 +369,7 @@ final class LogSegment: @unchecked Sendable {
             scanPosition += header.sizeInBytes
         }
         size = position
+        writebackStart = min(writebackStart, size)
         verifiedSize = min(verifiedSize, size)
         if corruption.map({ $0.position >= position }) == true { corruption = nil }
         bytesSinceLastIndexEntry = size - Int(offsetIndex.last?.position ?? 0)
@@ -368,5 +394,49 @@ final class LogSegment: @unchecked Sendable {
 
     func deleteFiles() {
         for file in files { file.delete() }
+    }
+}
+
+/// Whether segments reserve blocks ahead of appends: off on a filesystem for the rest of the
+/// process once a reservation there fails (a full disk, or no fallocate support).
+enum BlockReservation {
+    private static let suspendedDevices = Mutex<Set<UInt64>>([])
+    private static let suspensionCount = Atomic<Int>(0)
+
+    /// Changes whenever a filesystem is added, so segments look up the set only then.
+    static var suspensions: Int { suspensionCount.load(ordering: .relaxed) }
+
+    static func suspend(device: UInt64) {
+        suspendedDevices.withLock { _ = $0.insert(device) }
+        suspensionCount.wrappingAdd(1, ordering: .relaxed)
+    }
+
+    static func isSuspended(device: UInt64) -> Bool {
+        suspendedDevices.withLock { $0.contains(device) }
+    }
+}
+
+/// The writeback a segment has asked for and the writeback thread has not started yet.
+final class WritebackRequest: Sendable {
+    private let range = Mutex<(from: Int64, to: Int64)?>(nil)
+
+    /// Adds bytes to the waiting request; true when none was waiting (the caller queues one).
+    func cover(from: Int64, to: Int64) -> Bool {
+        range.withLock { range in
+            if let waiting = range {
+                range = (min(waiting.from, from), max(waiting.to, to))
+                return false
+            }
+            range = (from, to)
+            return true
+        }
+    }
+
+    func run(on file: OpenFile) {
+        guard let taken = range.withLock({ range -> (from: Int64, to: Int64)? in
+            defer { range = nil }
+            return range
+        }) else { return }
+        file.startWriteback(from: taken.from, length: taken.to - taken.from)
     }
 }

@@ -23,9 +23,11 @@ final class CompressedPartFile: Sendable {
     private let slots = DispatchSemaphore(value: CompressedPartFile.maxChunksInFlight)
     private let inFlight = DispatchGroup()
 
+    /// Sequence number of the next chunk handed over: only the session's side counts, and it
+    /// must not wait for the lock a worker holds while writing.
+    private let nextChunk = Atomic<Int>(0)
+
     private struct State {
-        /// Sequence number of the next chunk handed over (the session's side).
-        var nextChunk = 0
         /// Sequence number of the next chunk to write; compressed chunks wait here for it.
         var nextToWrite = 0
         var done: [Int: Result<[UInt8], any Error>] = [:]
@@ -45,10 +47,7 @@ final class CompressedPartFile: Sendable {
     /// Queues `chunk` (uncompressed) for compression and writing.
     func write(_ chunk: [UInt8]) {
         slots.wait()
-        let sequence = state.withLock { state in
-            defer { state.nextChunk += 1 }
-            return state.nextChunk
-        }
+        let sequence = nextChunk.wrappingAdd(1, ordering: .relaxed).oldValue
         inFlight.enter()
         Self.workers.async { [self] in
             defer {
@@ -80,7 +79,7 @@ final class CompressedPartFile: Sendable {
     /// closes the file.
     /// - Returns: the compressed size and its CRC-32C.
     func finish(last: [UInt8]) throws -> (bytes: Int64, crc: UInt32) {
-        if !last.isEmpty || state.withLock({ $0.nextChunk == 0 }) { write(last) }
+        if !last.isEmpty || nextChunk.load(ordering: .relaxed) == 0 { write(last) }
         inFlight.wait()
         return try state.withLock { state throws -> (bytes: Int64, crc: UInt32) in
             defer {
