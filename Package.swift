@@ -145,10 +145,11 @@ let package = Package(
         .executableTarget(
             name: "logflume-bench",
             dependencies: [
-                "LogflumeWire", "LogflumeStorage", "CCRC32C",
+                "LogflumeWire", "LogflumeStorage", "LogflumeClient", "CCRC32C",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             path: "bench/LogflumeBench",
             swiftSettings: strictSettings

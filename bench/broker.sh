@@ -9,6 +9,8 @@
 #            and a bare Fetch reader that parses no records (what the broker serves when the client
 #            costs nothing)                                                   goal: >= 0.5 x iperf3
 #   latency  produce()->delivery p50/p99 (confluent-kafka, linger.ms=0, acks=1) at half the measured
+#            maximum 100 B rate, and the same from the Swift producer (logflume-bench produce-latency),
+#            which costs the box less CPU per record than the Python client
 #            maximum 100 B rate                                                 goal: p99 <= 5 ms
 #   RSS      broker VmRSS with 1,000 idle partitions (and, as information, with 5,000 idle connections)
 #            goal: <= 150 MB
@@ -57,6 +59,8 @@ else
     scripts/build-release --product logflume --scratch-path "$scratch"
     logflume="$scratch/release/logflume"
 fi
+scripts/build-release --product logflume-bench --scratch-path "$scratch"
+bench_bin="$scratch/release/logflume-bench"
 if [[ -x scripts/compat-venv ]]; then
     scripts/compat-venv
     python=.build/compat-venv/bin/python
@@ -370,6 +374,22 @@ for attempt in 1 2 3 4; do
     latency_rate=$(calc "int($latency_rate / 2)")
     echo "  latency: the producer could not keep $(fmt "$(calc "$latency_rate * 2")" ',.0f') rec/s; again at $(fmt "$latency_rate" ',.0f') rec/s"
 done
+# The same measure from the Swift producer, at the goal's rate (kcat max / 2) whatever the Python
+# client could sustain.
+goal_rate="${LATENCY_RATE:-$(calc "int(${kcat_max:-0} / 2)")}"
+swift_p50=()
+swift_p99=()
+for run in $(seq 1 "$runs"); do
+    quiet_wait
+    topic="bench-latency-swift-r$run"
+    "$python" "$tools" create "$bootstrap" "$topic" 1
+    out=$("$bench_bin" produce-latency --bootstrap "$bootstrap" --topic "$topic" --rate "$goal_rate" --seconds "$latency_seconds") || {
+        printf '%s\n' "$out" >&2; echo "broker.sh: Swift latency run failed" >&2; exit 1; }
+    printf '%s\n' "$out" | sed -n '1s/^/  swift latency run '"$run"': /p'
+    echo "    p50 $(field latency_p50_ms "$out") ms, p99 $(field latency_p99_ms "$out") ms, p99.9 $(field latency_p999_ms "$out") ms"
+    swift_p50+=("$(field latency_p50_ms "$out")")
+    swift_p99+=("$(field latency_p99_ms "$out")")
+done
 main_hwm=$(hwm_kb "$broker_pid")
 echo "  broker peak RSS (VmHWM) after all of the above: $((main_hwm / 1024)) MiB"
 
@@ -523,6 +543,9 @@ if [[ -n "$latency_note" ]]; then
 fi
 row "produce latency 100 B, linger.ms=0, acks=1: p50 $(fmt "$p50" '.2f') ms, p99 $(fmt "$p99" '.2f') ms (request rtt p50 $(fmt "$(median "${lat_rtt50[@]}")" '.2f'), p99 $(fmt "$(median "${lat_rtt99[@]}")" '.2f') ms)" \
     "at $rate_note" "" "p99 <= 5 ms" "$latency_met"
+swift_p99_median=$(median "${swift_p99[@]}")
+row "produce latency 100 B, Swift producer, linger.ms=0, acks=1: p50 $(fmt "$(median "${swift_p50[@]}")" '.2f') ms, p99 $(fmt "$swift_p99_median" '.2f') ms" \
+    "at $(fmt "$goal_rate" ',.0f') rec/s = kcat max / 2" "" "p99 <= 5 ms" "$(calc "'met' if $swift_p99_median <= 5 else 'NOT met'")"
 idle_mb=$(calc "$(median "${rss_idle[@]}") * 1024 / 1e6")
 row "broker RSS, $idle_partitions idle partitions: $(fmt "$idle_mb" '.1f') MB" "empty broker $(fmt "$(calc "$(median "${rss_empty[@]}") * 1024 / 1e6")" '.1f') MB" "" "<= 150 MB" \
     "$(calc "'met' if $idle_mb <= 150 else 'NOT met'")"
