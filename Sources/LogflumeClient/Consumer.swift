@@ -123,7 +123,7 @@ public actor Consumer {
         var generation: UInt64
         var fetching = false
         var retryAt: Int64 = 0
-        var batches = CircularBuffer<RecordBatch>()
+        var batches = CircularBuffer<FetchedBatch>()
         var bufferedBytes = 0
         var records: [Record] = []
         var recordIndex = 0
@@ -359,7 +359,8 @@ public actor Consumer {
                 state.records = []
                 state.recordIndex = 0
             }
-            guard let batch = state.batches.popFirst() else { return }
+            guard let fetched = state.batches.popFirst() else { return }
+            let batch = fetched.batch
             state.bufferedBytes -= batch.sizeInBytes
             if batch.nextOffset <= state.position { continue }
             if batch.attributes.isControl {
@@ -367,7 +368,7 @@ public actor Consumer {
                 continue
             }
             do {
-                state.records = try batch.records()
+                state.records = try fetched.records.get()
             } catch {
                 state.position = Swift.max(state.position, batch.nextOffset)
                 throw KafkaClientError.protocolViolation(
@@ -489,7 +490,7 @@ public actor Consumer {
     }
 
     private func runFetch(broker: Int32, items: [FetchItem]) async {
-        let outcome: Result<(FetchResponse, String), any Error>
+        let outcome: Result<FetchAnswer, any Error>
         do {
             let connection = try await cluster.connection(to: broker)
             let version = try connection.version(for: .fetch)
@@ -514,30 +515,53 @@ public actor Consumer {
             let answer = connection.writeOrdered(
                 request, version: version, expectResponse: true, timeoutMs: configuration.requestTimeoutMs + Int64(configuration.maxWaitMs)
             )
-            guard let body = try await answer.get() else {
-                throw KafkaClientError.protocolViolation(broker: connection.address, reason: "missing Fetch response")
-            }
-            let response: FetchResponse
-            do {
-                response = try FetchResponse.decodeExactly(body, version: version)
-            } catch {
-                throw KafkaClientError.protocolViolation(broker: connection.address, reason: "Fetch v\(version) response: \(error)")
-            }
-            outcome = .success((response, connection.address))
+            outcome = .success(try await Self.receive(answer, version: version, address: connection.address))
         } catch {
             outcome = .failure(error)
         }
         fetched(broker: broker, items: items, outcome: outcome)
     }
 
-    private func fetched(broker: Int32, items: [FetchItem], outcome: Result<(FetchResponse, String), any Error>) {
+    /// A Fetch answer, decoded down to its records.
+    private struct FetchAnswer: Sendable {
+        var response: FetchResponse
+        var address: String
+        var prepared: [TopicPartition: PreparedRecords]
+    }
+
+    /// Waits for the answer and decodes it away from the actor: framing, checksums and
+    /// decompression of every batch run in parallel with the caller working through what the
+    /// previous answer returned, rather than inside its next `poll`.
+    private nonisolated static func receive(_ answer: EventLoopFuture<ByteBuffer?>, version: Int16, address: String) async throws -> FetchAnswer {
+        guard let body = try await answer.get() else {
+            throw KafkaClientError.protocolViolation(broker: address, reason: "missing Fetch response")
+        }
+        let response: FetchResponse
+        do {
+            response = try FetchResponse.decodeExactly(body, version: version)
+        } catch {
+            throw KafkaClientError.protocolViolation(broker: address, reason: "Fetch v\(version) response: \(error)")
+        }
+        var prepared: [TopicPartition: PreparedRecords] = [:]
+        for topic in response.responses {
+            for data in topic.partitions {
+                guard case .bytes(let bytes?) = data.records, bytes.readableBytes > 0 else { continue }
+                prepared[TopicPartition(topic.topic, data.partitionIndex)] = PreparedRecords(bytes)
+            }
+        }
+        return FetchAnswer(response: response, address: address, prepared: prepared)
+    }
+
+    private func fetched(broker: Int32, items: [FetchItem], outcome: Result<FetchAnswer, any Error>) {
         brokersFetching.remove(broker)
         let now = ClientClock.uptimeMs()
         var failure: String?
         switch outcome {
         case .failure(let error):
             failure = "\(error)"
-        case .success(let (response, address)):
+        case .success(let answer):
+            let response = answer.response
+            let address = answer.address
             let code = KafkaErrorCode(code: response.errorCode)
             if code != .none {
                 failure = "fetch from \(address): \(code.name)"
@@ -549,7 +573,7 @@ public actor Consumer {
                 for data in topic.partitions {
                     let tp = TopicPartition(topic.topic, data.partitionIndex)
                     guard let item = byPartition.removeValue(forKey: tp) else { continue }
-                    handle(data, for: item, broker: address, now: now)
+                    handle(data, prepared: answer.prepared[tp], for: item, broker: address, now: now)
                 }
             }
             // Partitions the broker left out of its answer are asked again.
@@ -569,7 +593,7 @@ public actor Consumer {
         startFetches()
     }
 
-    private func handle(_ data: FetchResponse.PartitionData, for item: FetchItem, broker: String, now: Int64) {
+    private func handle(_ data: FetchResponse.PartitionData, prepared: PreparedRecords?, for item: FetchItem, broker: String, now: Int64) {
         let tp = item.topicPartition
         guard var state = partitions.removeValue(forKey: tp) else { return }
         defer { partitions[tp] = state }
@@ -580,8 +604,8 @@ public actor Consumer {
         case .none:
             state.highWatermark = data.highWatermark
             state.logStartOffset = data.logStartOffset
-            guard case .bytes(let bytes?) = data.records, bytes.readableBytes > 0 else { return }
-            append(bytes, to: &state, item: item, broker: broker)
+            guard let prepared else { return }
+            append(prepared, to: &state, item: item, broker: broker)
         case .offsetOutOfRange:
             let reset: StartPosition
             switch configuration.autoOffsetReset {
@@ -611,44 +635,83 @@ public actor Consumer {
     }
 
     /// Keeps the whole batches of a fetch answer (a cut-off last batch is fetched again).
-    private func append(_ bytes: ByteBuffer, to state: inout PartitionState, item: FetchItem, broker: String) {
+    private func append(_ prepared: PreparedRecords, to state: inout PartitionState, item: FetchItem, broker: String) {
         let tp = item.topicPartition
-        var index = bytes.readerIndex
         var appended = false
+        for fetched in prepared.batches where fetched.batch.nextOffset > state.fetchOffset {
+            state.batches.append(fetched)
+            state.bufferedBytes += fetched.batch.sizeInBytes
+            state.fetchOffset = fetched.batch.nextOffset
+            appended = true
+        }
+        switch prepared.stop {
+        case nil:
+            break
+        case .partial(let needed):
+            if !appended && needed > Int(item.maxBytes) { state.maxBytesOverride = Int32(clamping: needed) }
+        case .oldFormat(let magic):
+            pendingError = KafkaClientError.protocolViolation(broker: broker, reason: "\(tp): message format before v2 (magic \(magic)) is not supported")
+        case .corrupt(let reason):
+            pendingError = KafkaClientError.protocolViolation(broker: broker, reason: "\(tp): corrupt batch near offset \(state.fetchOffset): \(reason)")
+            state.retryAt = ClientClock.uptimeMs() + configuration.retryBackoffMs
+        case .malformed(let reason):
+            pendingError = KafkaClientError.protocolViolation(broker: broker, reason: "\(tp): \(reason)")
+            state.retryAt = ClientClock.uptimeMs() + configuration.retryBackoffMs
+        }
+        if appended { state.maxBytesOverride = nil }
+    }
+}
+
+/// One record batch of a fetch answer with its records decoded (nothing to decode for control
+/// batches: their records are empty here and never delivered).
+struct FetchedBatch: Sendable {
+    var batch: RecordBatch
+    var records: Result<[Record], RecordBatchError>
+}
+
+/// A partition's record bytes from a Fetch answer, cut into batches, checked and decoded: the
+/// whole batches in order, then why the scan stopped early, if it did.
+struct PreparedRecords: Sendable {
+    enum Stop: Sendable {
+        /// The last batch is cut off; the whole batch needs this many bytes.
+        case partial(needed: Int)
+        case oldFormat(magic: Int8)
+        case corrupt(String)
+        case malformed(String)
+    }
+
+    var batches: [FetchedBatch] = []
+    var stop: Stop?
+
+    init(_ bytes: ByteBuffer) {
+        var index = bytes.readerIndex
         scan: while index < bytes.writerIndex {
             switch RecordBatch.framing(of: bytes, at: index) {
             case .batch(let size):
                 let slice = bytes.getSlice(at: index, length: size)!
                 index += size
-                guard slice.getInteger(at: slice.readerIndex + 16, as: Int8.self) == 2 else {
-                    pendingError = KafkaClientError.protocolViolation(
-                        broker: broker, reason: "\(tp): message format before v2 (magic \(slice.getInteger(at: slice.readerIndex + 16, as: Int8.self) ?? -1)) is not supported"
-                    )
+                let magic = slice.getInteger(at: slice.readerIndex + 16, as: Int8.self) ?? -1
+                guard magic == 2 else {
+                    stop = .oldFormat(magic: magic)
                     break scan
                 }
                 let batch: RecordBatch
                 do {
                     batch = try RecordBatch(validating: slice)
                 } catch {
-                    pendingError = KafkaClientError.protocolViolation(broker: broker, reason: "\(tp): corrupt batch near offset \(state.fetchOffset): \(error)")
-                    state.retryAt = ClientClock.uptimeMs() + configuration.retryBackoffMs
+                    stop = .corrupt("\(error)")
                     break scan
                 }
-                if batch.nextOffset <= state.fetchOffset { continue }
-                state.batches.append(batch)
-                state.bufferedBytes += size
-                state.fetchOffset = batch.nextOffset
-                appended = true
+                let records: Result<[Record], RecordBatchError> = batch.attributes.isControl ? .success([]) : Result { () throws(RecordBatchError) in try batch.records() }
+                batches.append(FetchedBatch(batch: batch, records: records))
             case .partial(let needed):
-                if !appended && needed > Int(item.maxBytes) { state.maxBytesOverride = Int32(clamping: needed) }
+                stop = .partial(needed: needed)
                 break scan
             case .malformed(let error):
-                pendingError = KafkaClientError.protocolViolation(broker: broker, reason: "\(tp): \(error)")
-                state.retryAt = ClientClock.uptimeMs() + configuration.retryBackoffMs
+                stop = .malformed("\(error)")
                 break scan
             }
         }
-        if appended { state.maxBytesOverride = nil }
     }
 }
 
