@@ -180,14 +180,11 @@ public actor Consumer {
     /// earliest, latest and timestamps).
     /// - Throws: `KafkaClientError.unknownTopicOrPartition` for partitions that do not exist.
     public func assign(_ assignments: [TopicPartition: StartPosition]) async throws {
-        var next: [TopicPartition: PartitionState] = [:]
-        for (tp, start) in assignments { next[tp] = PartitionState(generation: nextGeneration(), start: start) }
-        partitions = next
-        order = next.keys.sorted()
+        partitions = [:]
+        order = []
         roundRobin = 0
         pendingError = nil
-        try await resolvePositions()
-        startFetches()
+        try await incrementalAssign(assignments)
     }
 
     /// Adds partitions to the assignment, keeping the others' positions and buffered records

@@ -7,10 +7,20 @@ import NIOCore
 /// received its new ones (empty when nothing was added), `lost` when the member was dropped from
 /// the group (session timeout) and its partitions may already be someone else's: committing
 /// them is no longer possible.
-public enum RebalanceEvent: Sendable, Equatable {
+public enum RebalanceEvent: Sendable, Equatable, CustomStringConvertible {
     case assigned([TopicPartition], generation: Int32)
     case revoked([TopicPartition], generation: Int32)
     case lost([TopicPartition], generation: Int32)
+
+    /// `assigned generation=3 partitions=logs-0,logs-1`
+    public var description: String {
+        let (kind, partitions, generation) = switch self {
+        case .assigned(let p, let g): ("assigned", p, g)
+        case .revoked(let p, let g): ("revoked", p, g)
+        case .lost(let p, let g): ("lost", p, g)
+        }
+        return "\(kind) generation=\(generation) partitions=\(partitions.map(\.description).joined(separator: ","))"
+    }
 }
 
 /// Settings of a `GroupConsumer`, with the Java client's defaults.

@@ -1,7 +1,7 @@
 /// Kafka's segment file names: the base offset as 20 zero-padded digits plus a suffix (also
 /// the agent's spool segments).
 public enum SegmentFileName {
-    static let log = ".log"
+    public static let log = ".log"
     static let offsetIndex = ".index"
     static let timeIndex = ".timeindex"
     /// Written by the cleaner before the swap; incomplete if it survives a crash.

@@ -102,13 +102,7 @@ struct ConsumeCommand: AsyncParsableCommand {
             let member = GroupConsumer(cluster: cluster, groupId: groupId, topics: [topic], configuration: configuration)
             // Rebalances go to stderr, one line each, so a person (or a test) sees what moved.
             await member.onRebalance { event in
-                let line: String
-                switch event {
-                case .assigned(let partitions, let generation): line = "assigned generation=\(generation) partitions=\(partitions.map(\.description).joined(separator: ","))"
-                case .revoked(let partitions, let generation): line = "revoked generation=\(generation) partitions=\(partitions.map(\.description).joined(separator: ","))"
-                case .lost(let partitions, let generation): line = "lost generation=\(generation) partitions=\(partitions.map(\.description).joined(separator: ","))"
-                }
-                FileHandle.standardError.write(Data("logflume: rebalance: \(line)\n".utf8))
+                FileHandle.standardError.write(Data("logflume: rebalance: \(event)\n".utf8))
             }
             var output = StandardOutput()
             var printed = 0

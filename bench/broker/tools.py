@@ -47,29 +47,39 @@ def cmd_wait(args):
     return 1
 
 
-def cmd_create(args):
-    client = admin(args.bootstrap)
-    futures = client.create_topics([NewTopic(args.topic, num_partitions=args.partitions, replication_factor=1)],
+def create_topic(bootstrap, name, partitions, timeout=60.0) -> bool:
+    """Creates the topic and waits until metadata shows every partition with a leader."""
+    client = admin(bootstrap)
+    futures = client.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)],
                                    operation_timeout=60, request_timeout=120)
     for future in futures.values():
         future.result()
-    # Wait until metadata shows every partition with a leader.
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        topic = client.list_topics(args.topic, timeout=10).topics.get(args.topic)
-        if topic and topic.error is None and len(topic.partitions) == args.partitions \
+        topic = client.list_topics(name, timeout=10).topics.get(name)
+        if topic and topic.error is None and len(topic.partitions) == partitions \
                 and all(p.leader >= 0 for p in topic.partitions.values()):
-            return 0
-        time.sleep(0.1)
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def delete_topics(bootstrap, names):
+    client = admin(bootstrap)  # kept alive until the futures are done
+    futures = client.delete_topics(names, operation_timeout=60, request_timeout=120)
+    for future in futures.values():
+        future.result()
+
+
+def cmd_create(args):
+    if create_topic(args.bootstrap, args.topic, args.partitions):
+        return 0
     print(f"topic {args.topic} did not show {args.partitions} partitions", file=sys.stderr)
     return 1
 
 
 def cmd_delete(args):
-    client = admin(args.bootstrap)  # kept alive until the futures are done
-    futures = client.delete_topics(args.topics, operation_timeout=60, request_timeout=120)
-    for future in futures.values():
-        future.result()
+    delete_topics(args.bootstrap, args.topics)
     return 0
 
 

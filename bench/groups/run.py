@@ -43,50 +43,20 @@ import time
 import uuid
 from pathlib import Path
 
-from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+# The broker bench's helpers: topics, waiting for a broker, a process's CPU time.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "broker"))
+from tools import cmd_wait, create_topic, delete_topics, process_cpu_seconds  # noqa: E402
 
 PARTITIONS = 6
 
 
-def admin(bootstrap):
-    return AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": 10000, "log_level": 3})
-
-
-def create_topic(bootstrap, partitions=PARTITIONS) -> str:
+def new_topic(bootstrap, partitions=PARTITIONS) -> str:
     name = f"bench-groups-{uuid.uuid4().hex[:10]}"
-    client = admin(bootstrap)
-    for future in client.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)],
-                                       operation_timeout=30, request_timeout=60).values():
-        future.result()
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        topic = client.list_topics(name, timeout=10).topics.get(name)
-        if topic and topic.error is None and len(topic.partitions) == partitions \
-                and all(p.leader >= 0 for p in topic.partitions.values()):
-            return name
-        time.sleep(0.05)
-    raise SystemExit(f"topic {name} has no leaders after 30 s")
-
-
-def delete_topic(bootstrap, name):
-    client = admin(bootstrap)  # the futures fail with _DESTROY if the client goes away first
-    for future in client.delete_topics([name], operation_timeout=30, request_timeout=60).values():
-        future.result()
-
-
-def cmd_wait(args):
-    deadline = time.monotonic() + args.timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            admin(args.bootstrap).list_topics(timeout=2)
-            return 0
-        except KafkaException as error:
-            last = error
-            time.sleep(0.1)
-    print(f"broker at {args.bootstrap} did not answer within {args.timeout} s: {last}", file=sys.stderr)
-    return 1
+    if not create_topic(bootstrap, name, partitions, timeout=30):
+        raise SystemExit(f"topic {name} has no leaders after 30 s")
+    return name
 
 
 # --- member process ------------------------------------------------------------------------------
@@ -141,7 +111,7 @@ def holding(events: list[dict]) -> tuple[set[int], float | None]:
 class Group:
     def __init__(self, args, run: int):
         self.args = args
-        self.topic = create_topic(args.bootstrap)
+        self.topic = new_topic(args.bootstrap)
         self.group = f"bench-group-{uuid.uuid4().hex[:10]}"
         self.dir = Path(args.work) / f"run-{run}"
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -197,7 +167,7 @@ class Group:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-        delete_topic(self.args.bootstrap, self.topic)
+        delete_topics(self.args.bootstrap, [self.topic])
 
 
 def cmd_rebalance(args):
@@ -268,11 +238,7 @@ broker_pid = None
 
 def broker_cpu() -> float:
     """The broker's user + system CPU seconds so far (0 without --broker-pid)."""
-    if broker_pid is None:
-        return 0.0
-    with open(f"/proc/{broker_pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return 0.0 if broker_pid is None else process_cpu_seconds(broker_pid)
 
 
 class Window:
@@ -361,7 +327,7 @@ def rate_produce(bootstrap, topic, seconds: float) -> Window:
 def cmd_commits(args):
     global broker_pid
     broker_pid = args.broker_pid
-    topic = create_topic(args.bootstrap)
+    topic = new_topic(args.bootstrap)
     c = member_holding_everything(args.bootstrap, topic)
     figures: dict[str, list[Window]] = {"sync1": [], "sync6": [], "async1": [], "produce": []}
     try:
@@ -381,7 +347,7 @@ def cmd_commits(args):
                      f"per produce {f['produce'].cpu_us:.0f} us" if broker_pid else ""), file=sys.stderr, flush=True)
     finally:
         c.close()
-        delete_topic(args.bootstrap, topic)
+        delete_topics(args.bootstrap, [topic])
     for key, windows in figures.items():
         print(f"{key}=" + " ".join(f"{w.rate:.1f}" for w in windows))
         if broker_pid:

@@ -62,8 +62,7 @@ public struct KafkaFrameAssembler: Sendable {
     }
 
     private func checked(_ size: Int32) throws(KafkaFrameError) -> Int {
-        guard size >= 0 else { throw .negativeSize(size) }
-        guard Int(size) <= maxFrameSize else { throw .frameTooLarge(declaredSize: size, maxFrameSize: maxFrameSize) }
+        try KafkaFrameDecoder.check(size, maxFrameSize: maxFrameSize)
         return Int(size)
     }
 }

@@ -39,11 +39,16 @@ public struct KafkaFrameDecoder: NIOSingleStepByteToMessageDecoder, Sendable {
     /// The next whole frame, or nil when more bytes are needed.
     public mutating func decode(buffer: inout ByteBuffer) throws(KafkaFrameError) -> ByteBuffer? {
         guard let size = buffer.getInteger(at: buffer.readerIndex, as: Int32.self) else { return nil }
-        guard size >= 0 else { throw .negativeSize(size) }
-        guard Int(size) <= maxFrameSize else { throw .frameTooLarge(declaredSize: size, maxFrameSize: maxFrameSize) }
+        try Self.check(size, maxFrameSize: maxFrameSize)
         guard buffer.readableBytes - 4 >= Int(size) else { return nil }
         buffer.moveReaderIndex(forwardBy: 4)
         return buffer.readSlice(length: Int(size))
+    }
+
+    /// A declared frame size that may be buffered: not negative, at most `maxFrameSize`.
+    static func check(_ size: Int32, maxFrameSize: Int) throws(KafkaFrameError) {
+        guard size >= 0 else { throw .negativeSize(size) }
+        guard Int(size) <= maxFrameSize else { throw .frameTooLarge(declaredSize: size, maxFrameSize: maxFrameSize) }
     }
 
     /// At end of stream: the remaining whole frames; a partial frame is left in the buffer.
