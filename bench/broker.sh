@@ -5,7 +5,8 @@
 #   produce  kcat -P (librdkafka), confluent-kafka's Python Producer (100 B only) and the Swift
 #            producer (`logflume produce`), 100 B and 1 KiB records, acks=1, 1 and 8 partitions
 #            goals: 1 KiB produce >= 0.6 x fio; >= 1,000,000 records/s at 100 B from one librdkafka producer
-#   fetch    kcat -C and the Swift consumer (`logflume consume`) over the 1 KiB data just produced,
+#   fetch    kcat -C and the Swift consumer (`logflume consume`) over the 1 KiB data just produced
+#            (on 8 partitions also kcat with 1 MiB responses, -X fetch.max.bytes=1048576),
 #            and a bare Fetch reader that parses no records (what the broker serves when the client
 #            costs nothing)                                                   goal: >= 0.5 x iperf3
 #   latency  produce()->delivery p50/p99 (confluent-kafka, linger.ms=0, acks=1) at half the measured
@@ -255,6 +256,11 @@ fetch_run() {
             # (fetch.wait.max.ms, 500 ms) that -e alone waits for.
             out=$(timed -- kcat -C -b "$bootstrap" -t "$topic" -o beginning -e -c "$count" -q -f '%s\n')
             check=$(kcat -C -b "$bootstrap" -t "$topic" -o beginning -e -c "$count" -q -f '%s\n' | wc -c) ;;
+        kcat1m)
+            # Responses of at most 1 MiB instead of librdkafka's default 50 MiB (8 x 1 MiB here):
+            # an 8 MiB response no longer fits the CPU caches by the time librdkafka parses it.
+            out=$(timed -- kcat -C -b "$bootstrap" -t "$topic" -o beginning -e -c "$count" -q -f '%s\n' -X fetch.max.bytes=1048576)
+            check=$(kcat -C -b "$bootstrap" -t "$topic" -o beginning -e -c "$count" -q -f '%s\n' -X fetch.max.bytes=1048576 | wc -c) ;;
         swift)
             out=$(timed -- "$logflume" consume --bootstrap "$bootstrap" --topic "$topic" --from earliest --exit-at-end --format value)
             check=$("$logflume" consume --bootstrap "$bootstrap" --topic "$topic" --from earliest --exit-at-end --format value | wc -c) ;;
@@ -321,6 +327,7 @@ for run in $(seq 1 "$runs"); do
             if [[ $client == kcat && $last_ok == 1 ]]; then
                 fetch_run kcat "$last_topic" "$records_1k" "$parts" "$run"
                 fetch_run raw "$last_topic" "$records_1k" "$parts" "$run"
+                if (( parts > 1 )); then fetch_run kcat1m "$last_topic" "$records_1k" "$parts" "$run"; fi
                 if (( swift_consumer )); then fetch_run swift "$last_topic" "$records_1k" "$parts" "$run"; fi
             fi
             "$python" "$tools" delete "$bootstrap" "$last_topic"
@@ -515,9 +522,11 @@ for size in 1k 100; do
     done
 done
 for parts in 1 8; do
-    for client in kcat swift raw; do
+    for client in kcat kcat1m swift raw; do
+        [[ $client == kcat1m && $parts == 1 ]] && continue
         case $client in
             kcat) label="fetch 1 KiB, $parts part., kcat -C (librdkafka)" ;;
+            kcat1m) label="fetch 1 KiB, $parts part., kcat -C -X fetch.max.bytes=1048576" ;;
             swift) label="fetch 1 KiB, $parts part., Swift consumer" ;;
             raw) label="fetch 1 KiB, $parts part., bare Fetch v4 reader (Python, no record parsing)" ;;
         esac

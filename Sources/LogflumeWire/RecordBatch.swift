@@ -148,24 +148,11 @@ public struct RecordBatch: Sendable {
     /// Decodes every record. When a timestamp type is LogAppendTime, records carry the batch's
     /// max timestamp, as Kafka consumers expect.
     public func records() throws(RecordBatchError) -> [Record] {
-        var section = try uncompressedRecords()
-        let count = Int(recordsCount)
-        var records: [Record] = []
-        records.reserveCapacity(min(count, section.readableBytes))
+        let section = try uncompressedRecords()
         let logAppendTime = attributes.timestampType == .logAppendTime ? maxTimestamp : nil
-        for index in 0..<count {
-            do {
-                var record = try Record.read(from: &section, baseOffset: baseOffset, baseTimestamp: baseTimestamp)
-                if let logAppendTime { record.timestamp = logAppendTime }
-                records.append(record)
-            } catch {
-                throw .corruptRecord(index: index, reason: error.reason)
-            }
-        }
-        guard section.readableBytes == 0 else {
-            throw .inconsistent("\(section.readableBytes) bytes after the \(count) declared records")
-        }
-        return records
+        return try Record.decodeSection(
+            section, count: Int(recordsCount), baseOffset: baseOffset, baseTimestamp: baseTimestamp, timestampOverride: logAppendTime
+        )
     }
 
     /// Full check a broker does before accepting a producer's batch: every record decodes, the

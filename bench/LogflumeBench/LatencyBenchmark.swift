@@ -10,8 +10,9 @@ import Synchronization
 /// at half of kcat's maximum rate, where a Python client would itself saturate a 2-core box.
 ///
 /// Every millisecond the records due by then are queued as one burst (`enqueueAvailable`); each
-/// record's latency is from its burst's queueing to its delivery report (acks=1 by default), so
-/// it includes the time records wait in the producer, as a caller sees it. The first
+/// record's latency is from its burst's queueing to the delivery report of the burst's last
+/// record (acks=1 by default), so it includes the time records wait in the producer, as a
+/// caller sees it. The first
 /// `--warmup` seconds are not counted.
 struct LatencyBenchmark: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -48,23 +49,75 @@ struct LatencyBenchmark: AsyncParsableCommand {
         guard ProducerConfiguration.Acks(name: acks) != nil else { throw ValidationError("--acks must be 0, 1 or all") }
     }
 
-    /// Latencies in microseconds of the measured records, and the failures.
+    /// Latencies of the measured records in a histogram of 1 µs buckets (one slot per
+    /// millisecond of latency beyond 100 ms), and the failures. Filled once per burst, so
+    /// measuring costs the client nothing per record.
     final class Samples: Sendable {
-        private let state = Mutex<(latencies: [Int32], failures: Int, delivered: Int)>(([], 0, 0))
+        static let fineMicros = 100_000
+        private let state = Mutex<(buckets: [Int], coarse: [Int: Int], count: Int, failures: Int, delivered: Int)>(
+            (Array(repeating: 0, count: fineMicros), [:], 0, 0, 0)
+        )
 
-        func add(_ report: DeliveryReport, queuedAtNs: UInt64, measured: Bool) {
-            let latency = Int32(clamping: (DispatchTime.now().uptimeNanoseconds - queuedAtNs) / 1_000)
+        func add(burstOf records: Int, latencyMicros: Int, failures: Int, measured: Bool) {
             state.withLock { state in
-                guard case .success = report.result else {
-                    state.failures += 1
-                    return
+                state.failures += failures
+                state.delivered += records - failures
+                guard measured, records > failures else { return }
+                if latencyMicros < Self.fineMicros {
+                    state.buckets[max(0, latencyMicros)] += records - failures
+                } else {
+                    state.coarse[latencyMicros / 1_000, default: 0] += records - failures
                 }
-                state.delivered += 1
-                if measured { state.latencies.append(latency) }
+                state.count += records - failures
             }
         }
 
-        var snapshot: (latencies: [Int32], failures: Int, delivered: Int) { state.withLock { $0 } }
+        /// Latency in milliseconds below which the fraction `p` of the measured records lie.
+        func percentile(_ p: Double) -> Double {
+            state.withLock { state in
+                guard state.count > 0 else { return .nan }
+                let rank = min(state.count - 1, Int(Double(state.count) * p))
+                var seen = 0
+                for (micros, n) in state.buckets.enumerated() where n > 0 {
+                    seen += n
+                    if seen > rank { return Double(micros) / 1_000 }
+                }
+                for millis in state.coarse.keys.sorted() {
+                    seen += state.coarse[millis]!
+                    if seen > rank { return Double(millis) }
+                }
+                return .nan
+            }
+        }
+
+        var totals: (measured: Int, failures: Int, delivered: Int) { state.withLock { ($0.count, $0.failures, $0.delivered) } }
+    }
+
+    /// One burst's records in flight: the last report of the burst takes the time for all of
+    /// them. Reports of one partition arrive in order, so that is each record's latency or a
+    /// little more (the Python tool in bench/broker/tools.py measures the same way).
+    final class Burst: Sendable {
+        let queuedAtNs: UInt64
+        let size: Int
+        let measured: Bool
+        let samples: Samples
+        private let outstanding: Atomic<Int>
+        private let failures = Atomic<Int>(0)
+
+        init(queuedAtNs: UInt64, size: Int, measured: Bool, samples: Samples) {
+            self.queuedAtNs = queuedAtNs
+            self.size = size
+            self.measured = measured
+            self.samples = samples
+            outstanding = Atomic(size)
+        }
+
+        func delivered(_ report: DeliveryReport) {
+            if case .failure = report.result { failures.add(1, ordering: .relaxed) }
+            guard outstanding.subtract(1, ordering: .acquiringAndReleasing).newValue == 0 else { return }
+            let micros = Int((DispatchTime.now().uptimeNanoseconds - queuedAtNs) / 1_000)
+            samples.add(burstOf: size, latencyMicros: micros, failures: failures.load(ordering: .relaxed), measured: measured)
+        }
     }
 
     func run() async throws {
@@ -91,8 +144,8 @@ struct LatencyBenchmark: AsyncParsableCommand {
             if due > queued {
                 burst.removeAll(keepingCapacity: true)
                 for _ in queued..<due { burst.append(ProducerRecord(topic: topic, partition: 0, value: value)) }
-                let measured = now >= warmupEnd
-                let callback: DeliveryCallback = { samples.add($0, queuedAtNs: now, measured: measured) }
+                let burstRecord = Burst(queuedAtNs: now, size: burst.count, measured: now >= warmupEnd, samples: samples)
+                let callback: DeliveryCallback = { burstRecord.delivered($0) }
                 var offered = burst[...]
                 while !offered.isEmpty {
                     let taken = try await producer.enqueueAvailable(offered, onDelivery: callback)
@@ -108,17 +161,14 @@ struct LatencyBenchmark: AsyncParsableCommand {
         await cluster.close()
         try await group.shutdownGracefully()
 
-        let result = samples.snapshot
-        let sorted = result.latencies.sorted()
-        func percentile(_ p: Double) -> Double {
-            sorted.isEmpty ? .nan : Double(sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]) / 1_000
-        }
+        let totals = samples.totals
+        func percentile(_ p: Double) -> Double { samples.percentile(p) }
         let achieved = Double(queued) / (Double(end - start) / 1e9)
         print("produce-latency: \(queued) records of \(size) B queued at \(rate)/s (achieved \(Int(achieved))/s), acks=\(acks), linger.ms=\(lingerMs); "
-            + "\(result.delivered) delivered, \(result.failures) failed; \(sorted.count) measured after \(warmup) s of warm-up")
+            + "\(totals.delivered) delivered, \(totals.failures) failed; \(totals.measured) measured after \(warmup) s of warm-up")
         print(String(format: "latency_p50_ms=%.3f", percentile(0.50)))
         print(String(format: "latency_p99_ms=%.3f", percentile(0.99)))
         print(String(format: "latency_p999_ms=%.3f", percentile(0.999)))
-        print("failed=\(result.failures)")
+        print("failed=\(totals.failures)")
     }
 }
