@@ -114,8 +114,12 @@ public actor Consumer {
     private nonisolated let dataArrived: Doorbell
 
     private struct PartitionState {
-        /// Next offset to fetch; -1 until the start position is known.
+        /// Next offset to fetch; -1 until the start position is known. It moves as soon as an
+        /// answer's batch headers are read, ahead of `appendedOffset`, so the next fetch is on
+        /// the wire while the last answer is still being checked and decoded.
         var fetchOffset: Int64 = -1
+        /// The end of what `batches` holds (or held): where the next decoded answer continues.
+        var appendedOffset: Int64 = -1
         /// Next offset to hand to the caller.
         var position: Int64 = -1
         var pendingStart: StartPosition?
@@ -125,6 +129,13 @@ public actor Consumer {
         var retryAt: Int64 = 0
         var batches = CircularBuffer<FetchedBatch>()
         var bufferedBytes = 0
+        /// Bytes of answers being decoded; they count against the buffer limit too.
+        var decodingBytes = 0
+        /// Answers are numbered when their headers are read and appended in that order, whichever
+        /// decode finishes first.
+        var nextTicket: UInt64 = 0
+        var nextToAppend: UInt64 = 0
+        var decodedAhead: [UInt64: PreparedRecords] = [:]
         var records: [Record] = []
         var recordIndex = 0
         var timestampType: TimestampType = .createTime
@@ -141,6 +152,7 @@ public actor Consumer {
             self.generation = generation
             if case .offset(let offset) = start, offset >= 0 {
                 fetchOffset = offset
+                appendedOffset = offset
                 position = offset
             } else {
                 pendingStart = start
@@ -416,6 +428,7 @@ public actor Consumer {
             else { continue }
             state.pendingStart = nil
             state.fetchOffset = answer.offset
+            state.appendedOffset = answer.offset
             state.position = answer.offset
             partitions[tp] = state
             logger.debug("start position", metadata: ["partition": "\(tp)", "start": "\(start)", "offset": "\(answer.offset)"])
@@ -435,7 +448,7 @@ public actor Consumer {
         var retryAt: Int64?
         for tp in order {
             guard let state = partitions[tp], state.fetchOffset >= 0, state.pendingStart == nil, !state.fetching, !state.paused,
-                  state.bufferedBytes < configuration.maxBufferedBytesPerPartition
+                  state.bufferedBytes + state.decodingBytes < configuration.maxBufferedBytesPerPartition
             else { continue }
             if state.retryAt > now {
                 retryAt = min(retryAt ?? .max, state.retryAt)
@@ -516,19 +529,40 @@ public actor Consumer {
         } catch {
             outcome = .failure(error)
         }
-        fetched(broker: broker, items: items, outcome: outcome)
+        let jobs = fetched(broker: broker, items: items, outcome: outcome)
+        guard !jobs.isEmpty else { return }
+        decoded(await Self.decode(jobs))
     }
 
-    /// A Fetch answer, decoded down to its records.
+    /// A Fetch answer with each partition's records cut into batches by their headers.
     private struct FetchAnswer: Sendable {
         var response: FetchResponse
         var address: String
-        var prepared: [TopicPartition: PreparedRecords]
+        var framed: [TopicPartition: FramedRecords]
     }
 
-    /// Waits for the answer and decodes it away from the actor: framing, checksums and
-    /// decompression of every batch run in parallel with the caller working through what the
-    /// previous answer returned, rather than inside its next `poll`.
+    /// An answer's batches to check and decode, and where their records go once decoded.
+    private struct DecodeJob: Sendable {
+        var topicPartition: TopicPartition
+        var generation: UInt64
+        var ticket: UInt64
+        var broker: String
+        var framed: FramedRecords
+        var prepared: PreparedRecords?
+    }
+
+    /// Checksums, decompression and record decoding, away from the actor: in parallel with the
+    /// next fetch (already sent) and with the caller working through earlier records.
+    private nonisolated static func decode(_ jobs: [DecodeJob]) async -> [DecodeJob] {
+        jobs.map { job in
+            var job = job
+            job.prepared = PreparedRecords(job.framed)
+            return job
+        }
+    }
+
+    /// Waits for the answer and reads it away from the actor down to batch boundaries, which
+    /// is all the next fetch needs to know.
     private nonisolated static func receive(_ answer: EventLoopFuture<ByteBuffer?>, version: Int16, address: String) async throws -> FetchAnswer {
         guard let body = try await answer.get() else {
             throw KafkaClientError.protocolViolation(broker: address, reason: "missing Fetch response")
@@ -539,20 +573,23 @@ public actor Consumer {
         } catch {
             throw KafkaClientError.protocolViolation(broker: address, reason: "Fetch v\(version) response: \(error)")
         }
-        var prepared: [TopicPartition: PreparedRecords] = [:]
+        var framed: [TopicPartition: FramedRecords] = [:]
         for topic in response.responses {
             for data in topic.partitions {
                 guard case .bytes(let bytes?) = data.records, bytes.readableBytes > 0 else { continue }
-                prepared[TopicPartition(topic.topic, data.partitionIndex)] = PreparedRecords(bytes)
+                framed[TopicPartition(topic.topic, data.partitionIndex)] = FramedRecords(bytes)
             }
         }
-        return FetchAnswer(response: response, address: address, prepared: prepared)
+        return FetchAnswer(response: response, address: address, framed: framed)
     }
 
-    private func fetched(broker: Int32, items: [FetchItem], outcome: Result<FetchAnswer, any Error>) {
+    /// Takes in an answer's offsets and errors and sends the next fetches; returns the batches
+    /// left to decode.
+    private func fetched(broker: Int32, items: [FetchItem], outcome: Result<FetchAnswer, any Error>) -> [DecodeJob] {
         brokersFetching.remove(broker)
         let now = ClientClock.uptimeMs()
         var failure: String?
+        var jobs: [DecodeJob] = []
         switch outcome {
         case .failure(let error):
             failure = "\(error)"
@@ -570,7 +607,7 @@ public actor Consumer {
                 for data in topic.partitions {
                     let tp = TopicPartition(topic.topic, data.partitionIndex)
                     guard let item = byPartition.removeValue(forKey: tp) else { continue }
-                    handle(data, prepared: answer.prepared[tp], for: item, broker: address, now: now)
+                    if let job = handle(data, framed: answer.framed[tp], for: item, broker: address, now: now) { jobs.append(job) }
                 }
             }
             // Partitions the broker left out of its answer are asked again.
@@ -588,21 +625,22 @@ public actor Consumer {
         }
         dataArrived.ring()
         startFetches()
+        return jobs
     }
 
-    private func handle(_ data: FetchResponse.PartitionData, prepared: PreparedRecords?, for item: FetchItem, broker: String, now: Int64) {
+    private func handle(_ data: FetchResponse.PartitionData, framed: FramedRecords?, for item: FetchItem, broker: String, now: Int64) -> DecodeJob? {
         let tp = item.topicPartition
-        guard var state = partitions.removeValue(forKey: tp) else { return }
+        guard var state = partitions.removeValue(forKey: tp) else { return nil }
         defer { partitions[tp] = state }
-        guard state.generation == item.generation else { return }
+        guard state.generation == item.generation else { return nil }
         state.fetching = false
         let code = KafkaErrorCode(code: data.errorCode)
         switch code {
         case .none:
             state.highWatermark = data.highWatermark
             state.logStartOffset = data.logStartOffset
-            guard let prepared else { return }
-            append(prepared, to: &state, item: item, broker: broker)
+            guard let framed else { return nil }
+            return advance(over: framed, state: &state, item: item, broker: broker)
         case .offsetOutOfRange:
             let reset: StartPosition
             switch configuration.autoOffsetReset {
@@ -611,7 +649,7 @@ public actor Consumer {
             case .none:
                 pendingError = KafkaClientError.broker(.offsetOutOfRange, message: "offset \(item.offset)", context: "fetch \(tp)")
                 state.retryAt = now + configuration.retryBackoffMs
-                return
+                return nil
             }
             logger.warning("fetch offset out of range; resetting", metadata: [
                 "partition": "\(tp)", "offset": "\(item.offset)", "reset": "\(reset)",
@@ -629,33 +667,69 @@ public actor Consumer {
                 pendingError = KafkaClientError.broker(code, message: nil, context: "fetch \(tp) at offset \(item.offset) from \(broker)")
             }
         }
+        return nil
     }
 
-    /// Keeps the whole batches of a fetch answer (a cut-off last batch is fetched again).
-    private func append(_ prepared: PreparedRecords, to state: inout PartitionState, item: FetchItem, broker: String) {
+    /// Moves the fetch offset past an answer's whole batches (a cut-off last batch is fetched
+    /// again) and numbers the answer for decoding.
+    private func advance(over framed: FramedRecords, state: inout PartitionState, item: FetchItem, broker: String) -> DecodeJob? {
         let tp = item.topicPartition
-        var appended = false
-        for fetched in prepared.batches where fetched.batch.nextOffset > state.fetchOffset {
-            state.batches.append(fetched)
-            state.bufferedBytes += fetched.batch.sizeInBytes
-            state.fetchOffset = fetched.batch.nextOffset
-            appended = true
-        }
-        switch prepared.stop {
+        let ahead = framed.nextOffset.map { $0 > state.fetchOffset } ?? false
+        if ahead { state.fetchOffset = framed.nextOffset! }
+        switch framed.stop {
         case nil:
             break
         case .partial(let needed):
-            if !appended && needed > Int(item.maxBytes) { state.maxBytesOverride = Int32(clamping: needed) }
+            if !ahead && needed > Int(item.maxBytes) { state.maxBytesOverride = Int32(clamping: needed) }
         case .oldFormat(let magic):
             pendingError = KafkaClientError.protocolViolation(broker: broker, reason: "\(tp): message format before v2 (magic \(magic)) is not supported")
-        case .corrupt(let reason):
-            pendingError = KafkaClientError.protocolViolation(broker: broker, reason: "\(tp): corrupt batch near offset \(state.fetchOffset): \(reason)")
-            state.retryAt = ClientClock.uptimeMs() + configuration.retryBackoffMs
         case .malformed(let reason):
             pendingError = KafkaClientError.protocolViolation(broker: broker, reason: "\(tp): \(reason)")
             state.retryAt = ClientClock.uptimeMs() + configuration.retryBackoffMs
         }
-        if appended { state.maxBytesOverride = nil }
+        guard ahead else { return nil }
+        state.maxBytesOverride = nil
+        state.decodingBytes += framed.byteCount
+        defer { state.nextTicket += 1 }
+        return DecodeJob(topicPartition: tp, generation: state.generation, ticket: state.nextTicket, broker: broker, framed: framed)
+    }
+
+    /// Buffers decoded answers in the order they were numbered.
+    private func decoded(_ jobs: [DecodeJob]) {
+        for job in jobs {
+            let tp = job.topicPartition
+            guard var state = partitions.removeValue(forKey: tp) else { continue }
+            defer { partitions[tp] = state }
+            guard state.generation == job.generation, let prepared = job.prepared else { continue }
+            state.decodingBytes -= job.framed.byteCount
+            state.decodedAhead[job.ticket] = prepared
+            while state.generation == job.generation, let next = state.decodedAhead.removeValue(forKey: state.nextToAppend) {
+                state.nextToAppend += 1
+                append(next, to: &state, topicPartition: tp, broker: job.broker)
+            }
+        }
+        dataArrived.ring()
+        startFetches()
+    }
+
+    /// Keeps the checked batches of an answer; at a corrupt one, drops what was fetched after it
+    /// and fetches from there again after the backoff.
+    private func append(_ prepared: PreparedRecords, to state: inout PartitionState, topicPartition tp: TopicPartition, broker: String) {
+        for fetched in prepared.batches where fetched.batch.nextOffset > state.appendedOffset {
+            state.batches.append(fetched)
+            state.bufferedBytes += fetched.batch.sizeInBytes
+            state.appendedOffset = fetched.batch.nextOffset
+        }
+        guard let reason = prepared.corrupt else { return }
+        pendingError = KafkaClientError.protocolViolation(broker: broker, reason: "\(tp): corrupt batch near offset \(state.appendedOffset): \(reason)")
+        state.generation = nextGeneration()
+        state.fetchOffset = state.appendedOffset
+        state.fetching = false
+        state.decodingBytes = 0
+        state.decodedAhead = [:]
+        state.nextTicket = 0
+        state.nextToAppend = 0
+        state.retryAt = ClientClock.uptimeMs() + configuration.retryBackoffMs
     }
 }
 
@@ -666,18 +740,20 @@ struct FetchedBatch: Sendable {
     var records: Result<[Record], RecordBatchError>
 }
 
-/// A partition's record bytes from a Fetch answer, cut into batches, checked and decoded: the
-/// whole batches in order, then why the scan stopped early, if it did.
-struct PreparedRecords: Sendable {
+/// A partition's record bytes from a Fetch answer cut into whole batches by their length
+/// fields alone: what the next fetch needs, before any checksum is computed.
+struct FramedRecords: Sendable {
     enum Stop: Sendable {
         /// The last batch is cut off; the whole batch needs this many bytes.
         case partial(needed: Int)
         case oldFormat(magic: Int8)
-        case corrupt(String)
         case malformed(String)
     }
 
-    var batches: [FetchedBatch] = []
+    var batches: [ByteBuffer] = []
+    var byteCount = 0
+    /// After the last whole batch, by its header (checked when the batch is decoded).
+    var nextOffset: Int64?
     var stop: Stop?
 
     init(_ bytes: ByteBuffer) {
@@ -687,20 +763,15 @@ struct PreparedRecords: Sendable {
             case .batch(let size):
                 let slice = bytes.getSlice(at: index, length: size)!
                 index += size
-                let magic = slice.getInteger(at: slice.readerIndex + 16, as: Int8.self) ?? -1
+                let header = slice.withUnsafeReadableBytes { RecordBatchSummary(uncheckedHeader: $0) }
+                let magic = slice.getInteger(at: slice.readerIndex + 16, as: Int8.self) ?? -1  // the magic byte
                 guard magic == 2 else {
                     stop = .oldFormat(magic: magic)
                     break scan
                 }
-                let batch: RecordBatch
-                do {
-                    batch = try RecordBatch(validating: slice)
-                } catch {
-                    stop = .corrupt("\(error)")
-                    break scan
-                }
-                let records: Result<[Record], RecordBatchError> = batch.attributes.isControl ? .success([]) : Result { () throws(RecordBatchError) in try batch.records() }
-                batches.append(FetchedBatch(batch: batch, records: records))
+                batches.append(slice)
+                byteCount += size
+                nextOffset = header.nextOffset
             case .partial(let needed):
                 stop = .partial(needed: needed)
                 break scan
@@ -708,6 +779,27 @@ struct PreparedRecords: Sendable {
                 stop = .malformed("\(error)")
                 break scan
             }
+        }
+    }
+}
+
+/// A partition's framed batches checked and decoded: the whole batches in order, then why
+/// decoding stopped early, if it did.
+struct PreparedRecords: Sendable {
+    var batches: [FetchedBatch] = []
+    var corrupt: String?
+
+    init(_ framed: FramedRecords) {
+        for slice in framed.batches {
+            let batch: RecordBatch
+            do {
+                batch = try RecordBatch(validating: slice)
+            } catch {
+                corrupt = "\(error)"
+                return
+            }
+            let records: Result<[Record], RecordBatchError> = batch.attributes.isControl ? .success([]) : Result { () throws(RecordBatchError) in try batch.records() }
+            batches.append(FetchedBatch(batch: batch, records: records))
         }
     }
 }

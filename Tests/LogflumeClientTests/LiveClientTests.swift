@@ -268,6 +268,70 @@ struct LiveClientTests {
         }
     }
 
+    /// The consumer sends its next fetch as soon as an answer's batch headers are read, before
+    /// checksums: a corrupt batch must still stop it at that batch, with what came before
+    /// delivered and nothing after it (already fetched or not) handed out.
+    @Test func aCorruptBatchStopsTheConsumerAtItsOffsetWithEarlierRecordsDelivered() async throws {
+        let broker = try LiveBroker()
+        let topic = "corrupt"
+        try await broker.withCluster { cluster in
+            try await Admin(cluster: cluster).createTopic(name: topic, partitions: 1, replicationFactor: 1)
+            let producer = try Producer(cluster: cluster)
+            for batch in 0..<4 {
+                for i in 0..<100 {
+                    try await producer.enqueue(ProducerRecord(topic: topic, partition: 0, value: ByteBuffer(string: "batch \(batch) record \(i) " + String(repeating: "x", count: 40))))
+                }
+                try await producer.flush()
+            }
+            await producer.close()
+        }
+        // Flip one byte inside the records of the second batch (offsets 100-199) on disk, as a
+        // failing disk would after the append: the broker verified those bytes when it wrote
+        // them and serves them as they are now, so only the consumer's checksum can catch it.
+        let segment = broker.dataDirectory + "/data/\(topic)-0/" + String(repeating: "0", count: 20) + ".log"
+        let file = try FileHandle(forUpdating: URL(fileURLWithPath: segment))
+        let header = try #require(try file.read(upToCount: 12))
+        let firstSize = header[8..<12].reduce(0) { $0 << 8 | Int($1) } + 12
+        try file.seek(toOffset: UInt64(firstSize + 100))
+        let byte = try #require(try file.read(upToCount: 1))
+        try file.seek(toOffset: UInt64(firstSize + 100))
+        try file.write(contentsOf: Data([byte[0] ^ 0xFF]))
+        try file.close()
+
+        try await broker.withCluster { cluster in
+            // One answer holds all four batches, so the next fetch (from offset 400) is already
+            // in flight when decoding finds the corrupt one; it is dropped, and the batch is
+            // fetched (and refused) again after each backoff.
+            var configuration = ConsumerConfiguration()
+            configuration.retryBackoffMs = 50
+            configuration.maxWaitMs = 200
+            let consumer = Consumer(cluster: cluster, configuration: configuration)
+            try await consumer.assign([TopicPartition(topic, 0): .earliest])
+            var offsets: [Int64] = []
+            var errors: [String] = []
+            let deadline = ContinuousClock.now + .seconds(20)
+            while errors.count < 2 && ContinuousClock.now < deadline {
+                do {
+                    offsets += try await consumer.poll(maxRecords: 1_000, timeoutMs: 500).map(\.offset)
+                } catch {
+                    errors.append("\(error)")
+                }
+            }
+            for _ in 0..<4 {
+                do {
+                    offsets += try await consumer.poll(maxRecords: 1_000, timeoutMs: 250).map(\.offset)
+                } catch {
+                    errors.append("\(error)")
+                }
+            }
+            #expect(offsets == Array(0..<100))
+            #expect(errors.count >= 2)
+            #expect(errors.allSatisfy { $0.contains("corrupt batch near offset 100") }, "\(errors)")
+            #expect(await consumer.position(of: TopicPartition(topic, 0)) == 100)
+            await consumer.close()
+        }
+    }
+
     @Test func adminCreatesDescribesAltersAndDeletesTopics() async throws {
         let broker = try LiveBroker()
         try await broker.withCluster { cluster in
