@@ -33,7 +33,9 @@ struct DemoCommand: ParsableCommand {
         var generator = SystemRandomNumberGenerator()
         for round in 1...rounds {
             let acksPath = dataDirectory + "/acks-\(round).txt"
-            FileManager.default.createFile(atPath: acksPath, contents: nil)
+            guard FileManager.default.createFile(atPath: acksPath, contents: nil) else {
+                throw ValidationError("cannot create \(acksPath)")
+            }
             let acks = try FileHandle(forWritingTo: URL(fileURLWithPath: acksPath))
             let child = Process()
             child.executableURL = URL(fileURLWithPath: executable)
