@@ -159,6 +159,8 @@ public actor GroupConsumer {
         repeat {
             needsRejoin = false
             while true {
+                // `close()` ran while this member waited for the coordinator: it has left.
+                if closing { return }
                 attempts += 1
                 try Task.checkCancellation()
                 await dropLostPartitions()
@@ -267,6 +269,9 @@ public actor GroupConsumer {
             request, version: joinVersion, as: JoinGroupResponse.self,
             timeoutMs: Int64(configuration.rebalanceTimeoutMs) + requestTimeoutMs
         )
+        // Closed while the coordinator held the join: neither sync nor adopt an assignment behind
+        // the LeaveGroup that `close()` sent.
+        if closing { return false }
         let code = KafkaErrorCode(code: joined.errorCode)
         switch code {
         case .none:
@@ -304,6 +309,7 @@ public actor GroupConsumer {
             ),
             version: syncVersion, as: SyncGroupResponse.self, timeoutMs: Int64(configuration.rebalanceTimeoutMs) + requestTimeoutMs
         )
+        if closing { return false }
         let syncCode = KafkaErrorCode(code: synced.errorCode)
         switch syncCode {
         case .none:
@@ -479,7 +485,10 @@ public actor GroupConsumer {
         while true {
             if closed || closing { return [] }
             if isLeader && generationId >= 0 && ClientClock.uptimeMs() >= nextMetadataCheckAt { await checkSubscribedTopics() }
-            if needsRejoin || generationId < 0 { try await join() }
+            if needsRejoin || generationId < 0 {
+                try await join()
+                if closing { return [] }
+            }
             let left = max(0, deadline - ClientClock.uptimeMs())
             let records = try await consumer.poll(maxRecords: maxRecords, timeoutMs: min(left, 200))
             if !records.isEmpty { return records }

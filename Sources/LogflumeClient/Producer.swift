@@ -33,6 +33,9 @@ public final class Producer: Sendable {
         /// Set by `close(abandonAfterMs:)` when time ran out: the sender stops with records undelivered.
         var abandoned = false
         var flushWaiters = 0
+        /// Records finished in the accumulator whose callbacks have not all run yet: `flush`
+        /// waits for them too, so every report has arrived when it returns.
+        var reportingRecords = 0
         var failedRecords = 0
         var firstError: ProducerError?
         var refreshInFlight = false
@@ -203,7 +206,7 @@ public final class Producer: Sendable {
         state.withLock { $0.flushWaiters += 1 }
         defer { state.withLock { $0.flushWaiters -= 1 } }
         senderWake.ring()
-        while state.withLock({ $0.accumulator.pendingRecords > 0 }) {
+        while state.withLock({ $0.accumulator.pendingRecords > 0 || $0.reportingRecords > 0 }) {
             try Task.checkCancellation()
             await completed.wait(untilUptimeMs: nil)
         }
@@ -478,6 +481,7 @@ public final class Producer: Sendable {
     }
 
     private static func count(_ completion: RecordAccumulator.Completion, in state: inout State) {
+        state.reportingRecords += Int(completion.batch.recordCount)
         guard case .failure(let error) = completion.result else { return }
         state.failedRecords += Int(completion.batch.recordCount)
         if state.firstError == nil { state.firstError = error }
@@ -502,6 +506,8 @@ public final class Producer: Sendable {
                 delivery.callback(DeliveryReport(topicPartition: batch.topicPartition, result: result))
             }
         }
+        let reported = completions.reduce(0) { $0 + Int($1.batch.recordCount) }
+        state.withLock { $0.reportingRecords -= reported }
         completed.ring()
     }
 

@@ -126,6 +126,28 @@ struct GroupConsumerTests {
         }
     }
 
+    /// `close()` while the member's first JoinGroup is held by the coordinator (the group's
+    /// initial rebalance delay): the poll waiting in it returns nothing, and the member does not
+    /// join again behind the LeaveGroup it sent.
+    @Test func closingDuringAJoinLeavesTheGroupForGood() async throws {
+        let broker = try LiveBroker()
+        let topic = "closing"
+        let group = "closing-group"
+        try await broker.withCluster { cluster in
+            try await Admin(cluster: cluster).createTopic(name: topic, partitions: 2, replicationFactor: 1)
+            let member = GroupConsumer(cluster: cluster, groupId: group, topics: [topic], configuration: Self.fastConfiguration())
+            let polling = Task { try await member.poll(maxRecords: 10, timeoutMs: 10_000) }
+            try await Task.sleep(for: .milliseconds(800))
+            await member.close()
+            #expect(try await polling.value.isEmpty)
+            // Past the 3 s initial delay, when a join still in progress would have completed.
+            try await Task.sleep(for: .seconds(4))
+            let description = try await Admin(cluster: cluster).describeGroup(group)
+            #expect(description.members.isEmpty, "\(description.members)")
+            #expect(await member.assignment.isEmpty)
+        }
+    }
+
     @Test func twoMembersSplitPartitionsAndANewMemberResumesAtCommittedOffsets() async throws {
         let broker = try LiveBroker()
         let topic = "grouped"
