@@ -135,7 +135,7 @@ public actor Consumer {
         /// decode finishes first.
         var nextTicket: UInt64 = 0
         var nextToAppend: UInt64 = 0
-        var decodedAhead: [UInt64: PreparedRecords] = [:]
+        var decodedAhead: [UInt64: (records: PreparedRecords, framedBytes: Int)] = [:]
         var records: [Record] = []
         var recordIndex = 0
         var timestampType: TimestampType = .createTime
@@ -642,6 +642,12 @@ public actor Consumer {
             guard let framed else { return nil }
             return advance(over: framed, state: &state, item: item, broker: broker)
         case .offsetOutOfRange:
+            if item.offset != state.appendedOffset || state.nextToAppend < state.nextTicket {
+                // Asked for on unchecked batch headers: if they were corrupt, the decode rewinds
+                // and this offset was never real; if not, the retry finds it out of range again.
+                state.retryAt = now + configuration.retryBackoffMs
+                return nil
+            }
             let reset: StartPosition
             switch configuration.autoOffsetReset {
             case .earliest: reset = .earliest
@@ -687,6 +693,12 @@ public actor Consumer {
             pendingError = KafkaClientError.protocolViolation(broker: broker, reason: "\(tp): \(reason)")
             state.retryAt = ClientClock.uptimeMs() + configuration.retryBackoffMs
         }
+        if !ahead && !framed.batches.isEmpty {
+            // Whole batches that all end at or before the offset asked for: a broker bug or
+            // corrupt headers. Asking again at once would loop.
+            pendingError = KafkaClientError.protocolViolation(broker: broker, reason: "\(tp): the answer for offset \(item.offset) holds no batch past it")
+            state.retryAt = ClientClock.uptimeMs() + configuration.retryBackoffMs
+        }
         guard ahead else { return nil }
         state.maxBytesOverride = nil
         state.decodingBytes += framed.byteCount
@@ -701,11 +713,13 @@ public actor Consumer {
             guard var state = partitions.removeValue(forKey: tp) else { continue }
             defer { partitions[tp] = state }
             guard state.generation == job.generation, let prepared = job.prepared else { continue }
-            state.decodingBytes -= job.framed.byteCount
-            state.decodedAhead[job.ticket] = prepared
+            state.decodedAhead[job.ticket] = (prepared, job.framed.byteCount)
             while state.generation == job.generation, let next = state.decodedAhead.removeValue(forKey: state.nextToAppend) {
                 state.nextToAppend += 1
-                append(next, to: &state, topicPartition: tp, broker: job.broker)
+                // Counted as decoding until appended, so answers waiting for an earlier one's
+                // decode still hold back further fetches.
+                state.decodingBytes -= next.framedBytes
+                append(next.records, to: &state, topicPartition: tp, broker: job.broker)
             }
         }
         dataArrived.ring()
@@ -752,7 +766,8 @@ struct FramedRecords: Sendable {
 
     var batches: [ByteBuffer] = []
     var byteCount = 0
-    /// After the last whole batch, by its header (checked when the batch is decoded).
+    /// After the last whole batch, by the headers (checksums come when the batches are decoded;
+    /// headers that cannot be right stop the scan here).
     var nextOffset: Int64?
     var stop: Stop?
 
@@ -769,9 +784,15 @@ struct FramedRecords: Sendable {
                     stop = .oldFormat(magic: magic)
                     break scan
                 }
+                // The base offset is outside the CRC: check the arithmetic, and that batches move forward.
+                let (last, overflow) = header.baseOffset.addingReportingOverflow(Int64(header.lastOffsetDelta))
+                guard header.lastOffsetDelta >= 0, !overflow, last < Int64.max, header.baseOffset >= (nextOffset ?? Int64.min) else {
+                    stop = .malformed("batch header at offset \(header.baseOffset) (last offset delta \(header.lastOffsetDelta)) does not follow offset \(nextOffset.map { "\($0 - 1)" } ?? "-")")
+                    break scan
+                }
                 batches.append(slice)
                 byteCount += size
-                nextOffset = header.nextOffset
+                nextOffset = last + 1
             case .partial(let needed):
                 stop = .partial(needed: needed)
                 break scan

@@ -101,5 +101,6 @@ public struct DeliveryReport: Sendable {
     }
 }
 
-/// Called once per record with its delivery report, on an event loop thread: keep it short.
+/// Called once per record with its delivery report, on an event loop thread: keep it short, and
+/// never block it waiting for `flush()` or `close()`, which wait for callbacks under way.
 public typealias DeliveryCallback = @Sendable (DeliveryReport) -> Void

@@ -225,11 +225,18 @@ public actor GroupConsumer {
                 let reset: StartPosition = configuration.autoOffsetReset == .latest ? .latest : .earliest
                 for tp in added { starts[tp] = committed[tp].map { .offset($0) } ?? reset }
             }
+            // `close()` ran meanwhile: it reported and let go of what was held; take nothing on.
+            if closing { return }
             try await consumer.incrementalAssign(starts)
         } catch {
             await consumer.incrementalUnassign(added)
             needsRejoin = true
+            if closing { return }
             throw error
+        }
+        if closing {
+            await consumer.incrementalUnassign(added)
+            return
         }
         assignment = next.sorted()
         assignedGeneration = generationId
@@ -270,8 +277,11 @@ public actor GroupConsumer {
             timeoutMs: Int64(configuration.rebalanceTimeoutMs) + requestTimeoutMs
         )
         // Closed while the coordinator held the join: neither sync nor adopt an assignment behind
-        // the LeaveGroup that `close()` sent.
-        if closing { return false }
+        // the LeaveGroup that `close()` sends. A member id learnt only now is left as well.
+        if closing {
+            if !joined.memberId.isEmpty && joined.memberId != memberId { await leaveGroup(memberId: joined.memberId) }
+            return false
+        }
         let code = KafkaErrorCode(code: joined.errorCode)
         switch code {
         case .none:
@@ -301,6 +311,7 @@ public actor GroupConsumer {
         if isLeader {
             assignments = try await leaderAssignments(protocolName: joined.protocolName, members: joined.members)
         }
+        if closing { return false }
         let syncVersion = try connection.version(for: .syncGroup)
         let synced = try await connection.send(
             SyncGroupRequest(
@@ -486,7 +497,11 @@ public actor GroupConsumer {
             if closed || closing { return [] }
             if isLeader && generationId >= 0 && ClientClock.uptimeMs() >= nextMetadataCheckAt { await checkSubscribedTopics() }
             if needsRejoin || generationId < 0 {
-                try await join()
+                do {
+                    try await join()
+                } catch where closing {
+                    return []
+                }
                 if closing { return [] }
             }
             let left = max(0, deadline - ClientClock.uptimeMs())
@@ -651,6 +666,13 @@ public actor GroupConsumer {
         heartbeatTask = nil
         closed = true
         await consumer.close()
+        await leaveGroup(memberId: memberId)
+        generationId = -1
+        assignment = []
+    }
+
+    /// LeaveGroup for `memberId` (a static member stays until its session ends, as in Kafka).
+    private func leaveGroup(memberId: String) async {
         guard configuration.groupInstanceId == nil, memberId != JoinGroupRequest.unknownMemberId else { return }
         do {
             let connection = try await coordinatorConnection()
@@ -664,8 +686,6 @@ public actor GroupConsumer {
         } catch {
             logger.debug("leave group failed", metadata: ["group": "\(groupId)", "error": "\(error)"])
         }
-        generationId = -1
-        assignment = []
     }
 }
 

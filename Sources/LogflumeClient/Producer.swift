@@ -228,6 +228,17 @@ public final class Producer: Sendable {
         senderWake.ring()
         let task = sender.withLock { $0 }
         await task?.value
+        await callbacksFinished()
+    }
+
+    /// Waits for delivery callbacks already under way (the sender is done, but a response's
+    /// reports may still be running), so none arrives after `close` returns. Callbacks are
+    /// short (see `DeliveryCallback`); this looks again every few milliseconds rather than
+    /// trusting a single ring.
+    private func callbacksFinished() async {
+        while state.withLock({ $0.reportingRecords > 0 }) {
+            await completed.wait(untilUptimeMs: ClientClock.uptimeMs() + 5)
+        }
     }
 
     /// Like `close()`, but gives up after `abandonAfterMs`: records still undelivered then get no
@@ -249,6 +260,7 @@ public final class Producer: Sendable {
         senderWake.ring()
         let task = sender.withLock { $0 }
         await task?.value
+        await callbacksFinished()
         return delivered
     }
 

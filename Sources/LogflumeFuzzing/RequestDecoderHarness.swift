@@ -30,6 +30,42 @@ public enum RequestDecoderHarness {
         var frames = KafkaFrameDecoder(maxFrameSize: 1 << 20)
         var stream = frame
         while let _ = try? frames.decode(buffer: &stream) {}
+        exerciseRecordsSection(bytes)
+    }
+
+    /// The input as the records section of an uncompressed batch with a valid CRC, so the
+    /// record walkers (the broker's check and the consumer's decoder) see arbitrary record bytes;
+    /// mutated produce requests almost never get past the checksum. What the broker's check
+    /// accepts, the decoder must decode (the decoder alone also takes compacted batches, whose
+    /// offset deltas have gaps).
+    static func exerciseRecordsSection(_ bytes: UnsafeRawBufferPointer) {
+        guard let first = bytes.first else { return }
+        let count = Int32(first % 8) + 1
+        var batch = ByteBuffer()
+        batch.writeInteger(Int64(0))  // base offset
+        batch.writeInteger(Int32(RecordBatch.headerSize - RecordBatch.logOverhead + bytes.count))
+        batch.writeInteger(Int32(0))  // partition leader epoch
+        batch.writeInteger(Int8(2))  // magic
+        let crcAt = batch.writerIndex
+        batch.writeInteger(UInt32(0))
+        batch.writeInteger(Int16(0))  // attributes: uncompressed, CreateTime
+        batch.writeInteger(count - 1)  // last offset delta
+        batch.writeInteger(Int64(1_700_000_000_000))
+        batch.writeInteger(Int64(1_700_000_000_000))
+        batch.writeInteger(Int64(-1))  // producer id
+        batch.writeInteger(Int16(-1))
+        batch.writeInteger(Int32(-1))
+        batch.writeInteger(count)
+        batch.writeBytes(bytes)
+        let crc = batch.withUnsafeReadableBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[(crcAt + 4)...])) }
+        batch.setInteger(crc, at: crcAt)
+        guard let valid = try? RecordBatch(validating: batch) else { preconditionFailure("the harness built an invalid batch header") }
+        let checked = Result { () throws(RecordBatchError) in try valid.validateRecords() }
+        let decoded = Result { () throws(RecordBatchError) in try valid.records() }
+        if case .success = checked {
+            guard case .success(let records) = decoded else { preconditionFailure("a section validateRecords accepts fails to decode: \(decoded)") }
+            precondition(records.count == Int(count), "\(records.count) records decoded of \(count) checked")
+        }
     }
 
     /// Valid requests of every API at every version the codec implements: the corpus mutations

@@ -42,8 +42,10 @@ extension Record {
         let failure: RecordBatchError? = section.withUnsafeReadableBytes { raw -> RecordBatchError? in
             var position = 0
             func field(_ end: Int) -> (start: Int, length: Int)?? {
+                // Compared with what is left, never added to the position: a varint can claim up
+                // to Int64.max, and the sum would trap.
                 guard let length = RecordStructure.readVarint(raw, &position, limit: end), length >= -1,
-                      position + max(0, Int(length)) <= end
+                      length <= Int64(end - position)
                 else { return .none }
                 if length < 0 { return .some(nil) }
                 defer { position += Int(length) }
@@ -53,7 +55,7 @@ extension Record {
                 range.map { section.getSlice(at: base + $0.start, length: $0.length)! }
             }
             for index in 0..<count {
-                guard let length = RecordStructure.readVarint(raw, &position), length >= 0, Int(length) <= raw.count - position else {
+                guard let length = RecordStructure.readVarint(raw, &position), length >= 0, length <= Int64(raw.count - position) else {
                     return .corruptRecord(index: index, reason: "record length exceeds the \(raw.count - position) bytes left")
                 }
                 let end = position + Int(length)

@@ -6,7 +6,9 @@ enum RecordStructure {
     static func check(_ raw: UnsafeRawBufferPointer, count: Int, lastOffsetDelta: Int32) -> RecordBatchError? {
         var position = 0
         for index in 0..<count {
-            guard let length = readVarint(raw, &position), length >= 0, position + Int(length) <= raw.count else {
+            // Lengths are compared with what is left, never added to a position: a varint can
+            // claim up to Int64.max, and the sum would trap.
+            guard let length = readVarint(raw, &position), length >= 0, length <= Int64(raw.count - position) else {
                 return .corruptRecord(index: index, reason: "record length overruns the records section")
             }
             let end = position + Int(length)
@@ -19,7 +21,7 @@ enum RecordStructure {
             }
             for field in ["key", "value"] {
                 guard let fieldLength = readVarint(raw, &position, limit: end), fieldLength >= -1,
-                      position + max(0, Int(fieldLength)) <= end
+                      fieldLength <= Int64(end - position)
                 else { return .corruptRecord(index: index, reason: "bad \(field) length") }
                 position += max(0, Int(fieldLength))
             }
@@ -27,12 +29,12 @@ enum RecordStructure {
                 return .corruptRecord(index: index, reason: "bad header count")
             }
             for _ in 0..<headers {
-                guard let keyLength = readVarint(raw, &position, limit: end), keyLength >= 0, position + Int(keyLength) <= end else {
+                guard let keyLength = readVarint(raw, &position, limit: end), keyLength >= 0, keyLength <= Int64(end - position) else {
                     return .corruptRecord(index: index, reason: "bad header key")
                 }
                 position += Int(keyLength)
                 guard let valueLength = readVarint(raw, &position, limit: end), valueLength >= -1,
-                      position + max(0, Int(valueLength)) <= end
+                      valueLength <= Int64(end - position)
                 else { return .corruptRecord(index: index, reason: "bad header value") }
                 position += max(0, Int(valueLength))
             }

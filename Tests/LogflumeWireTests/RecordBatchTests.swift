@@ -107,6 +107,24 @@ import Testing
         }
     }
 
+    /// A length varint can claim up to Int64.max; adding it to a position would trap. One record
+    /// `[length][attributes][timestamp delta][offset delta][key length][value length][value x9]...`
+    /// gets the 10-byte varint of Int64.max in place of its key or value length (and the byte
+    /// after it), with a CRC that matches.
+    @Test(arguments: [4, 5])
+    func lengthsClaimingInt64MaxAreRefused(fieldAt offsetInRecord: Int) throws {
+        var builder = RecordBatchBuilder()
+        builder.append(key: nil, value: Array("123456789".utf8), timestamp: 0)
+        var bad = try builder.build().bytes
+        let position = RecordBatch.headerSize + offsetInRecord
+        let huge: [UInt8] = [0xFE, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01]
+        for (i, byte) in huge.enumerated() { bad.setInteger(byte, at: position + i) }
+        bad.setInteger(RecordBatch.computeCRC(of: bad), at: RecordBatch.Field.crc)
+        let batch = try RecordBatch(validating: bad)
+        #expect(throws: RecordBatchError.self) { try batch.validateRecords() }
+        #expect(throws: RecordBatchError.self) { try batch.records() }
+    }
+
     @Test func splitAndFramingOfConcatenatedBatches() throws {
         var stream = ByteBuffer()
         var sizes: [Int] = []
