@@ -855,8 +855,14 @@ def build_record_batch(records: list[tuple[bytes | None, bytes | None, tuple]], 
             rec += varint(len(nb)) + nb
             rec += varint(-1) if hv is None else varint(len(hv)) + hv
         body += varint(len(rec)) + rec
-    after_crc = (i16(0) + i32(len(records) - 1) + i64(base_timestamp) + i64(base_timestamp)
-                 + i64(-1) + i16(-1) + i32(-1) + i32(len(records)) + bytes(body))
+    return batch_around(bytes(body), len(records), base_timestamp, corrupt_crc)
+
+
+def batch_around(records_section: bytes, count: int, base_timestamp: int, corrupt_crc: bool = False) -> bytes:
+    """The header of an uncompressed record batch v2 around `count` records given as raw bytes,
+    with a CRC that matches them unless `corrupt_crc`."""
+    after_crc = (i16(0) + i32(count - 1) + i64(base_timestamp) + i64(base_timestamp)
+                 + i64(-1) + i16(-1) + i32(-1) + i32(count) + records_section)
     crc = crc32c(after_crc) ^ (1 if corrupt_crc else 0)
     after_length = i32(0) + i8(2) + struct.pack(">I", crc) + after_crc
     return i64(0) + i32(len(after_length)) + after_length

@@ -24,11 +24,13 @@ from conftest import (
     API_VERSIONS,
     KafkaWire,
     admin_client,
+    batch_around,
     build_record_batch,
     compact_string,
     consume_confluent,
     create_topic,
     describe_topic_configs,
+    i8,
     new_topic_name,
     now_ms,
     produce_confluent,
@@ -40,6 +42,7 @@ from conftest import (
     stored_batches,
     topic_names,
     uvarint,
+    varint,
     wait_for_topic,
     watermarks,
 )
@@ -113,6 +116,19 @@ def test_corrupt_batch_is_rejected(broker):
     bad = build_record_batch([(b"k", b"v", ())], now_ms(), corrupt_crc=True)
     assert raw_produce(broker, topic, 0, bad)["error_code"] == CORRUPT_MESSAGE
     good = build_record_batch([(b"k", b"v", (("h", b"1"),))], now_ms())
+    assert raw_produce(broker, topic, 0, good)["error_code"] == NONE
+    assert watermarks(broker, topic) == (0, 1)
+
+
+def test_record_lengths_claiming_int64_max_are_refused(broker):
+    """A value length varint of Int64.max inside a batch whose CRC matches: the broker's record
+    walk must refuse it (it once added the length to a position and trapped) and keep serving."""
+    topic = create_topic(broker, prefix="err-len")
+    huge = bytes([0xFE] + [0xFF] * 8 + [0x01])  # zig-zag varint of 2**63 - 1
+    record = i8(0) + varint(0) + varint(0) + varint(-1) + huge + varint(0)
+    bad = batch_around(varint(len(record)) + record, 1, now_ms())
+    assert raw_produce(broker, topic, 0, bad)["error_code"] == CORRUPT_MESSAGE
+    good = build_record_batch([(b"k", b"v", ())], now_ms())
     assert raw_produce(broker, topic, 0, good)["error_code"] == NONE
     assert watermarks(broker, topic) == (0, 1)
 
