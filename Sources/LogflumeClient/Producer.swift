@@ -81,6 +81,8 @@ public final class Producer: Sendable {
         var deadline: Int64?
         while true {
             let now = ClientClock.uptimeMs()
+            // Read before looking at the buffer: a completion in between ends the wait below.
+            let seen = completed.rings
             let outcome = state.withLock { state -> EnqueueOutcome in
                 if state.closing { return .closed }
                 let buffered = state.accumulator.bufferedBytes
@@ -102,7 +104,7 @@ public final class Producer: Sendable {
                         reason: "\(configuration.bufferMemoryBytes) bytes of records await delivery (bufferMemoryBytes)"
                     )
                 }
-                await completed.wait(untilUptimeMs: limit)
+                await completed.wait(untilUptimeMs: limit, unlessRungSince: seen)
                 try Task.checkCancellation()
             }
         }
@@ -176,8 +178,10 @@ public final class Producer: Sendable {
     /// Returns once fewer than `bytes` are buffered, or after `timeoutMs`.
     public func waitForBufferSpace(below bytes: Int, timeoutMs: Int64) async {
         let deadline = ClientClock.uptimeMs() + timeoutMs
-        while state.withLock({ $0.accumulator.bufferedBytes >= bytes }) && ClientClock.uptimeMs() < deadline {
-            await completed.wait(untilUptimeMs: deadline)
+        while true {
+            let seen = completed.rings
+            guard state.withLock({ $0.accumulator.bufferedBytes >= bytes }) && ClientClock.uptimeMs() < deadline else { return }
+            await completed.wait(untilUptimeMs: deadline, unlessRungSince: seen)
         }
     }
 
@@ -206,9 +210,13 @@ public final class Producer: Sendable {
         state.withLock { $0.flushWaiters += 1 }
         defer { state.withLock { $0.flushWaiters -= 1 } }
         senderWake.ring()
-        while state.withLock({ $0.accumulator.pendingRecords > 0 || $0.reportingRecords > 0 }) {
+        while true {
+            // Other tasks wait on `completed` too: a ring that wakes them between this check and
+            // the wait must still end the wait, or flush would sleep with no deadline.
+            let seen = completed.rings
+            guard state.withLock({ $0.accumulator.pendingRecords > 0 || $0.reportingRecords > 0 }) else { break }
             try Task.checkCancellation()
-            await completed.wait(untilUptimeMs: nil)
+            await completed.wait(untilUptimeMs: nil, unlessRungSince: seen)
         }
         let failure = state.withLock { state -> ProducerError? in
             defer {
@@ -233,11 +241,12 @@ public final class Producer: Sendable {
 
     /// Waits for delivery callbacks already under way (the sender is done, but a response's
     /// reports may still be running), so none arrives after `close` returns. Callbacks are
-    /// short (see `DeliveryCallback`); this looks again every few milliseconds rather than
-    /// trusting a single ring.
+    /// short (see `DeliveryCallback`).
     private func callbacksFinished() async {
-        while state.withLock({ $0.reportingRecords > 0 }) {
-            await completed.wait(untilUptimeMs: ClientClock.uptimeMs() + 5)
+        while true {
+            let seen = completed.rings
+            guard state.withLock({ $0.reportingRecords > 0 }) else { return }
+            await completed.wait(untilUptimeMs: nil, unlessRungSince: seen)
         }
     }
 
@@ -250,8 +259,10 @@ public final class Producer: Sendable {
         state.withLock { $0.closing = true }
         senderWake.ring()
         let deadline = ClientClock.uptimeMs() + abandonAfterMs
-        while state.withLock({ !$0.accumulator.isEmpty }) && ClientClock.uptimeMs() < deadline {
-            await completed.wait(untilUptimeMs: deadline)
+        while true {
+            let seen = completed.rings
+            guard state.withLock({ !$0.accumulator.isEmpty }) && ClientClock.uptimeMs() < deadline else { break }
+            await completed.wait(untilUptimeMs: deadline, unlessRungSince: seen)
         }
         let delivered = state.withLock { state -> Bool in
             if !state.accumulator.isEmpty { state.abandoned = true }
