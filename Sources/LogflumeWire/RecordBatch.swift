@@ -65,8 +65,8 @@ public struct RecordBatch: Sendable {
     public var baseSequence: Int32 { field(Field.baseSequence) }
     public var recordsCount: Int32 { field(Field.recordsCount) }
 
-    public var lastOffset: Int64 { baseOffset + Int64(lastOffsetDelta) }
-    public var nextOffset: Int64 { lastOffset + 1 }
+    public var lastOffset: Int64 { baseOffset &+ Int64(lastOffsetDelta) }
+    public var nextOffset: Int64 { lastOffset &+ 1 }
     /// Sequence of the last record, wrapping at Int32.max as the Java client does.
     public var lastSequence: Int32 { summary.lastSequence }
     public var hasProducerId: Bool { producerId >= 0 }

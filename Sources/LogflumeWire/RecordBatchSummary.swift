@@ -13,8 +13,10 @@ public struct RecordBatchSummary: Equatable, Sendable {
     public var recordsCount: Int32
     public var partitionLeaderEpoch: Int32
 
-    public var lastOffset: Int64 { baseOffset + Int64(lastOffsetDelta) }
-    public var nextOffset: Int64 { lastOffset + 1 }
+    /// Wrapping: headers read without validation (`init(uncheckedHeader:)`) may hold any base
+    /// offset, and a corrupt one must give a wrong answer that later checks refuse, not a trap.
+    public var lastOffset: Int64 { baseOffset &+ Int64(lastOffsetDelta) }
+    public var nextOffset: Int64 { lastOffset &+ 1 }
 
     /// Validates framing, magic, CRC and header consistency of the batch at the start of `raw`.
     /// `raw` may hold more bytes than the batch (a scan window); the summary says how many it used.
@@ -41,6 +43,10 @@ public struct RecordBatchSummary: Equatable, Sendable {
 
         guard recordsCount >= 0 else { throw .inconsistent("negative record count \(recordsCount)") }
         guard lastOffsetDelta >= 0 else { throw .inconsistent("negative last offset delta \(lastOffsetDelta)") }
+        // The base offset is outside the CRC: one that leaves no room for the batch's offsets is corruption.
+        guard baseOffset >= 0, baseOffset <= Int64.max - 1 - Int64(lastOffsetDelta) else {
+            throw .inconsistent("base offset \(baseOffset) with last offset delta \(lastOffsetDelta)")
+        }
         guard recordsCount == 0 || Int64(lastOffsetDelta) >= Int64(recordsCount) - 1 else {
             throw .inconsistent("\(recordsCount) records but last offset delta \(lastOffsetDelta)")
         }

@@ -125,6 +125,23 @@ import Testing
         #expect(throws: RecordBatchError.self) { try batch.records() }
     }
 
+    /// The base offset is not covered by the CRC: one with no room for the batch's offsets is
+    /// refused by validation, and reading it unchecked gives a (wrong) number instead of a trap.
+    @Test func baseOffsetsWithNoRoomForTheirRecordsAreRefused() throws {
+        var builder = RecordBatchBuilder()
+        for i in 0..<3 { builder.append(key: nil, value: Array("v\(i)".utf8), timestamp: 0) }
+        for base in [Int64.max, Int64.max - 2, -1] {
+            var bad = try builder.build().bytes
+            bad.setInteger(base, at: bad.readerIndex + RecordBatch.Field.baseOffset)
+            #expect(throws: RecordBatchError.self) { try RecordBatch(validating: bad) }
+            let unchecked = bad.withUnsafeReadableBytes { RecordBatchSummary(uncheckedHeader: $0) }
+            #expect(unchecked.nextOffset == base &+ 3)
+        }
+        var edge = try builder.build().bytes
+        edge.setInteger(Int64.max - 3, at: edge.readerIndex + RecordBatch.Field.baseOffset)
+        #expect(try RecordBatch(validating: edge).nextOffset == Int64.max)
+    }
+
     @Test func splitAndFramingOfConcatenatedBatches() throws {
         var stream = ByteBuffer()
         var sizes: [Int] = []
