@@ -60,8 +60,8 @@ extension Record {
                 }
                 let end = position + Int(length)
                 position += 1  // attributes, unused since magic 2
-                guard position <= end, let timestampDelta = RecordStructure.readVarint(raw, &position, limit: end),
-                      let offsetDelta = RecordStructure.readVarint(raw, &position, limit: end), Int32(exactly: offsetDelta) != nil
+                guard position <= end, let timestampDelta = RecordStructure.readVarlong(raw, &position, limit: end),
+                      let offsetDelta = RecordStructure.readVarint(raw, &position, limit: end)
                 else { return .corruptRecord(index: index, reason: "truncated record fields") }
                 guard let key = field(end) else { return .corruptRecord(index: index, reason: "bad key length") }
                 guard let value = field(end) else { return .corruptRecord(index: index, reason: "bad value length") }

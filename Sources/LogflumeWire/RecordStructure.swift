@@ -13,7 +13,7 @@ enum RecordStructure {
             }
             let end = position + Int(length)
             position += 1  // attributes
-            guard position <= end, readVarint(raw, &position, limit: end) != nil,
+            guard position <= end, readVarlong(raw, &position, limit: end) != nil,
                   let offsetDelta = readVarint(raw, &position, limit: end)
             else { return .corruptRecord(index: index, reason: "truncated record fields") }
             guard offsetDelta == Int64(index) else {
@@ -51,17 +51,31 @@ enum RecordStructure {
         return nil
     }
 
-    /// A zig-zag varint of at most 10 bytes read before `limit`; nil when malformed.
+    /// A zig-zag varint (a 32-bit field: at most 5 bytes, as Kafka reads them) before `limit`;
+    /// nil when malformed or longer.
     @inline(__always)
     static func readVarint(_ raw: UnsafeRawBufferPointer, _ position: inout Int, limit: Int? = nil) -> Int64? {
-        let end = min(limit ?? raw.count, raw.count)
+        guard let zigzag = readUnsigned(raw, &position, limit: limit, maxBytes: 5), zigzag <= UInt64(UInt32.max) else { return nil }
+        return Int64(bitPattern: (zigzag >> 1) ^ (0 &- (zigzag & 1)))
+    }
+
+    /// A zig-zag varlong (a 64-bit field, the timestamp delta: at most 10 bytes) before `limit`.
+    @inline(__always)
+    static func readVarlong(_ raw: UnsafeRawBufferPointer, _ position: inout Int, limit: Int? = nil) -> Int64? {
+        guard let zigzag = readUnsigned(raw, &position, limit: limit, maxBytes: 10) else { return nil }
+        return Int64(bitPattern: (zigzag >> 1) ^ (0 &- (zigzag & 1)))
+    }
+
+    @inline(__always)
+    private static func readUnsigned(_ raw: UnsafeRawBufferPointer, _ position: inout Int, limit: Int?, maxBytes: Int) -> UInt64? {
+        let end = min(limit ?? raw.count, raw.count, position + maxBytes)
         var result: UInt64 = 0
         var shift: UInt64 = 0
-        while position < end && shift < 70 {
+        while position < end {
             let byte = raw[position]
             position += 1
             result |= UInt64(byte & 0x7F) << shift
-            if byte & 0x80 == 0 { return Int64(bitPattern: (result >> 1) ^ (0 &- (result & 1))) }
+            if byte & 0x80 == 0 { return result }
             shift += 7
         }
         return nil

@@ -142,6 +142,27 @@ import Testing
         #expect(try RecordBatch(validating: edge).nextOffset == Int64.max)
     }
 
+    /// Varints of 32-bit fields take at most 5 bytes, as Kafka reads them. The value length of
+    /// one record (1 byte, then 9 value bytes) is rewritten over-long in the same 10 bytes: 5
+    /// bytes for 5 (accepted, a 5-byte value) or 6 bytes for 4 (refused).
+    @Test func varintsLongerThanFiveBytesAreRefused() throws {
+        var builder = RecordBatchBuilder()
+        builder.append(key: nil, value: Array("123456789".utf8), timestamp: 0)
+        let good = try builder.build().bytes
+        func rewritten(_ bytes: [UInt8]) -> ByteBuffer {
+            var copy = good
+            for (i, byte) in bytes.enumerated() { copy.setInteger(byte, at: RecordBatch.headerSize + 5 + i) }
+            copy.setInteger(RecordBatch.computeCRC(of: copy), at: RecordBatch.Field.crc)
+            return copy
+        }
+        let fiveBytes = try RecordBatch(validating: rewritten([0x8A, 0x80, 0x80, 0x80, 0x00] + Array("abcde".utf8)))
+        try fiveBytes.validateRecords()
+        #expect(try fiveBytes.records().first?.value == ByteBuffer(string: "abcde"))
+        let sixBytes = try RecordBatch(validating: rewritten([0x88, 0x80, 0x80, 0x80, 0x80, 0x00] + Array("abcd".utf8)))
+        #expect(throws: RecordBatchError.self) { try sixBytes.validateRecords() }
+        #expect(throws: RecordBatchError.self) { try sixBytes.records() }
+    }
+
     @Test func splitAndFramingOfConcatenatedBatches() throws {
         var stream = ByteBuffer()
         var sizes: [Int] = []
