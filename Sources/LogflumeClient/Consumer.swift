@@ -531,7 +531,7 @@ public actor Consumer {
         }
         let jobs = fetched(broker: broker, items: items, outcome: outcome)
         guard !jobs.isEmpty else { return }
-        decoded(await Self.decode(jobs))
+        decoded(await Self.decode(jobs), for: jobs)
     }
 
     /// A Fetch answer with each partition's records cut into batches by their headers.
@@ -548,17 +548,12 @@ public actor Consumer {
         var ticket: UInt64
         var broker: String
         var framed: FramedRecords
-        var prepared: PreparedRecords?
     }
 
     /// Checksums, decompression and record decoding, away from the actor: in parallel with the
     /// next fetch (already sent) and with the caller working through earlier records.
-    private nonisolated static func decode(_ jobs: [DecodeJob]) async -> [DecodeJob] {
-        jobs.map { job in
-            var job = job
-            job.prepared = PreparedRecords(job.framed)
-            return job
-        }
+    private nonisolated static func decode(_ jobs: [DecodeJob]) async -> [PreparedRecords] {
+        jobs.map { PreparedRecords($0.framed) }
     }
 
     /// Waits for the answer and reads it away from the actor down to batch boundaries, which
@@ -680,8 +675,11 @@ public actor Consumer {
     /// again) and numbers the answer for decoding.
     private func advance(over framed: FramedRecords, state: inout PartitionState, item: FetchItem, broker: String) -> DecodeJob? {
         let tp = item.topicPartition
-        let ahead = framed.nextOffset.map { $0 > state.fetchOffset } ?? false
-        if ahead { state.fetchOffset = framed.nextOffset! }
+        var ahead = false
+        if let next = framed.nextOffset, next > state.fetchOffset {
+            state.fetchOffset = next
+            ahead = true
+        }
         switch framed.stop {
         case nil:
             break
@@ -706,13 +704,13 @@ public actor Consumer {
         return DecodeJob(topicPartition: tp, generation: state.generation, ticket: state.nextTicket, broker: broker, framed: framed)
     }
 
-    /// Buffers decoded answers in the order they were numbered.
-    private func decoded(_ jobs: [DecodeJob]) {
-        for job in jobs {
+    /// Buffers decoded answers (`prepared[i]` is `jobs[i]`'s) in the order they were numbered.
+    private func decoded(_ prepared: [PreparedRecords], for jobs: [DecodeJob]) {
+        for (job, prepared) in zip(jobs, prepared) {
             let tp = job.topicPartition
             guard var state = partitions.removeValue(forKey: tp) else { continue }
             defer { partitions[tp] = state }
-            guard state.generation == job.generation, let prepared = job.prepared else { continue }
+            guard state.generation == job.generation else { continue }
             state.decodedAhead[job.ticket] = (prepared, job.framed.byteCount)
             while state.generation == job.generation, let next = state.decodedAhead.removeValue(forKey: state.nextToAppend) {
                 state.nextToAppend += 1
@@ -784,15 +782,14 @@ struct FramedRecords: Sendable {
                     stop = .oldFormat(magic: magic)
                     break scan
                 }
-                // The base offset is outside the CRC: check the arithmetic, and that batches move forward.
-                let (last, overflow) = header.baseOffset.addingReportingOverflow(Int64(header.lastOffsetDelta))
-                guard header.lastOffsetDelta >= 0, !overflow, last < Int64.max, header.baseOffset >= (nextOffset ?? Int64.min) else {
+                // Offsets are outside the CRC: they must be representable and move forward.
+                guard header.offsetsFit, header.baseOffset >= (nextOffset ?? Int64.min) else {
                     stop = .malformed("batch header at offset \(header.baseOffset) (last offset delta \(header.lastOffsetDelta)) does not follow offset \(nextOffset.map { "\($0 - 1)" } ?? "-")")
                     break scan
                 }
                 batches.append(slice)
                 byteCount += size
-                nextOffset = last + 1
+                nextOffset = header.nextOffset
             case .partial(let needed):
                 stop = .partial(needed: needed)
                 break scan

@@ -177,10 +177,23 @@ public final class Producer: Sendable {
 
     /// Returns once fewer than `bytes` are buffered, or after `timeoutMs`.
     public func waitForBufferSpace(below bytes: Int, timeoutMs: Int64) async {
-        let deadline = ClientClock.uptimeMs() + timeoutMs
+        await waitForCompletions(untilUptimeMs: ClientClock.uptimeMs() + timeoutMs) { $0.accumulator.bufferedBytes >= bytes }
+    }
+
+    /// Waits for completions while `condition` holds (checked under the lock) and `deadline`
+    /// (uptime ms) is ahead. The ring count is read before each check: other tasks wait on
+    /// `completed` too, and a ring that wakes them between the check and the wait must still
+    /// end this wait, or a wait without deadline would sleep on.
+    /// - Returns: false when `stopsOnCancellation` and the task was cancelled while the
+    ///   condition still held.
+    @discardableResult
+    private func waitForCompletions(
+        untilUptimeMs deadline: Int64? = nil, stopsOnCancellation: Bool = false, while condition: (State) -> Bool
+    ) async -> Bool {
         while true {
             let seen = completed.rings
-            guard state.withLock({ $0.accumulator.bufferedBytes >= bytes }) && ClientClock.uptimeMs() < deadline else { return }
+            guard state.withLock({ condition($0) }), deadline.map({ ClientClock.uptimeMs() < $0 }) ?? true else { return true }
+            if stopsOnCancellation && Task.isCancelled { return false }
             await completed.wait(untilUptimeMs: deadline, unlessRungSince: seen)
         }
     }
@@ -210,14 +223,8 @@ public final class Producer: Sendable {
         state.withLock { $0.flushWaiters += 1 }
         defer { state.withLock { $0.flushWaiters -= 1 } }
         senderWake.ring()
-        while true {
-            // Other tasks wait on `completed` too: a ring that wakes them between this check and
-            // the wait must still end the wait, or flush would sleep with no deadline.
-            let seen = completed.rings
-            guard state.withLock({ $0.accumulator.pendingRecords > 0 || $0.reportingRecords > 0 }) else { break }
-            try Task.checkCancellation()
-            await completed.wait(untilUptimeMs: nil, unlessRungSince: seen)
-        }
+        let finished = await waitForCompletions(stopsOnCancellation: true) { $0.accumulator.pendingRecords > 0 || $0.reportingRecords > 0 }
+        guard finished else { throw CancellationError() }
         let failure = state.withLock { state -> ProducerError? in
             defer {
                 state.failedRecords = 0
@@ -243,11 +250,7 @@ public final class Producer: Sendable {
     /// reports may still be running), so none arrives after `close` returns. Callbacks are
     /// short (see `DeliveryCallback`).
     private func callbacksFinished() async {
-        while true {
-            let seen = completed.rings
-            guard state.withLock({ $0.reportingRecords > 0 }) else { return }
-            await completed.wait(untilUptimeMs: nil, unlessRungSince: seen)
-        }
+        await waitForCompletions { $0.reportingRecords > 0 }
     }
 
     /// Like `close()`, but gives up after `abandonAfterMs`: records still undelivered then get no
@@ -258,12 +261,7 @@ public final class Producer: Sendable {
     public func close(abandonAfterMs: Int64) async -> Bool {
         state.withLock { $0.closing = true }
         senderWake.ring()
-        let deadline = ClientClock.uptimeMs() + abandonAfterMs
-        while true {
-            let seen = completed.rings
-            guard state.withLock({ !$0.accumulator.isEmpty }) && ClientClock.uptimeMs() < deadline else { break }
-            await completed.wait(untilUptimeMs: deadline, unlessRungSince: seen)
-        }
+        await waitForCompletions(untilUptimeMs: ClientClock.uptimeMs() + abandonAfterMs) { !$0.accumulator.isEmpty }
         let delivered = state.withLock { state -> Bool in
             if !state.accumulator.isEmpty { state.abandoned = true }
             return !state.abandoned

@@ -42,8 +42,8 @@ extension Record {
         let failure: RecordBatchError? = section.withUnsafeReadableBytes { raw -> RecordBatchError? in
             var position = 0
             func field(_ end: Int) -> (start: Int, length: Int)?? {
-                // Compared with what is left, never added to the position: a varint can claim up
-                // to Int64.max, and the sum would trap.
+                // Compared with what is left rather than added to the position, so no claimed
+                // length can make the arithmetic trap.
                 guard let length = RecordStructure.readVarint(raw, &position, limit: end), length >= -1,
                       length <= Int64(end - position)
                 else { return .none }

@@ -18,6 +18,12 @@ public struct RecordBatchSummary: Equatable, Sendable {
     public var lastOffset: Int64 { baseOffset &+ Int64(lastOffsetDelta) }
     public var nextOffset: Int64 { lastOffset &+ 1 }
 
+    /// Whether the last offset delta is not negative and the base offset leaves room for it and
+    /// for a next offset: `lastOffset` and `nextOffset` then hold without wrapping.
+    public var offsetsFit: Bool {
+        lastOffsetDelta >= 0 && baseOffset <= Int64.max - 1 - Int64(lastOffsetDelta)
+    }
+
     /// Validates framing, magic, CRC and header consistency of the batch at the start of `raw`.
     /// `raw` may hold more bytes than the batch (a scan window); the summary says how many it used.
     public init(validating raw: UnsafeRawBufferPointer, maxBatchBytes: Int = Int(Int32.max)) throws(RecordBatchError) {
@@ -44,7 +50,7 @@ public struct RecordBatchSummary: Equatable, Sendable {
         guard recordsCount >= 0 else { throw .inconsistent("negative record count \(recordsCount)") }
         guard lastOffsetDelta >= 0 else { throw .inconsistent("negative last offset delta \(lastOffsetDelta)") }
         // The base offset is outside the CRC: one that leaves no room for the batch's offsets is corruption.
-        guard baseOffset >= 0, baseOffset <= Int64.max - 1 - Int64(lastOffsetDelta) else {
+        guard baseOffset >= 0, offsetsFit else {
             throw .inconsistent("base offset \(baseOffset) with last offset delta \(lastOffsetDelta)")
         }
         guard recordsCount == 0 || Int64(lastOffsetDelta) >= Int64(recordsCount) - 1 else {

@@ -6,8 +6,8 @@ enum RecordStructure {
     static func check(_ raw: UnsafeRawBufferPointer, count: Int, lastOffsetDelta: Int32) -> RecordBatchError? {
         var position = 0
         for index in 0..<count {
-            // Lengths are compared with what is left, never added to a position: a varint can
-            // claim up to Int64.max, and the sum would trap.
+            // Lengths are compared with what is left rather than added to a position, so no
+            // claimed length can make the arithmetic trap.
             guard let length = readVarint(raw, &position), length >= 0, length <= Int64(raw.count - position) else {
                 return .corruptRecord(index: index, reason: "record length overruns the records section")
             }
