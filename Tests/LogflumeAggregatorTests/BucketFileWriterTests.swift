@@ -11,7 +11,7 @@ func makeTemporaryDirectory(_ prefix: String = "logflume-aggregator-test") -> St
     return String(cString: template.withUnsafeBufferPointer { $0.baseAddress! })
 }
 
-func record(_ offset: Int64, _ value: String?, topic: String = "web", partition: Int32 = 0, timestamp: Int64 = 1_709_287_200_000, key: String? = nil) -> ConsumerRecord {
+func record(_ offset: Int64, _ value: String?, topic: String = "web", partition: Int32 = 3, timestamp: Int64 = 1_709_287_200_000, key: String? = nil) -> ConsumerRecord {
     ConsumerRecord(
         topic: topic, partition: partition, offset: offset, timestamp: timestamp, timestampType: .createTime,
         key: key.map { ByteBuffer(string: $0) }, value: value.map { ByteBuffer(string: $0) }, headers: [RecordHeader(key: "host", value: ByteBuffer(string: "web-1"))]
@@ -80,7 +80,7 @@ func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, 
         #expect(status == 0)
         let lines = String(decoding: output, as: UTF8.self).split(separator: "\n").map(String.init)
         #expect(lines == [
-            #"{"topic":"web","partition":0,"offset":7,"timestamp":1709287200000,"key":"k","value":"say \"hi\"\n\tthere","headers":[{"key":"host","value":"web-1"}]}"#,
+            #"{"topic":"web","partition":3,"offset":7,"timestamp":1709287200000,"key":"k","value":"say \"hi\"\n\tthere","headers":[{"key":"host","value":"web-1"}]}"#,
             #"{"topic":"web","partition":3,"offset":8,"timestamp":5,"key":null,"value_base64":"/wBB","headers":[]}"#,
         ])
         for line in lines { #expect((try? JSONSerialization.jsonObject(with: Data(line.utf8))) != nil) }

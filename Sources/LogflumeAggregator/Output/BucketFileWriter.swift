@@ -32,16 +32,19 @@ final class BucketFileWriter {
     let settings: OutputSettings
     let sink: any HourSink
     let instance: String
+    private let encoder: LineEncoder
 
     /// Uncompressed bytes handed to the compressor at once; each becomes one gzip member or zstd
     /// frame. Deflate's window is 32 KiB, so gzip loses nothing to the boundaries; zstd at
     /// level 3 loses a few percent against one frame per file.
     static let chunkBytes = 256 << 10
+    /// A chunk's buffer: room for the line that takes it past `chunkBytes` without growing.
+    static let chunkBufferBytes = chunkBytes + (64 << 10)
 
     private struct Part {
         var name: String
         var file: CompressedPartFile
-        var pending: [UInt8] = []
+        var pending = LineBuffer(capacity: BucketFileWriter.chunkBufferBytes)
         var uncompressedBytes: Int64 = 0
         var firstOffset: Int64
         var lastOffset: Int64
@@ -60,15 +63,17 @@ final class BucketFileWriter {
         self.settings = settings
         self.sink = sink
         self.instance = instance
+        encoder = settings.format.lineEncoder(topic: topic, partition: partition)
     }
 
     deinit { abandon() }
 
-    /// Appends a record of this partition; offsets must increase.
+    /// Appends a record of this topic-partition; offsets must increase.
     func append(_ record: ConsumerRecord) throws {
+        assert(record.partition == partition && record.topic == topic, "a record of another partition")
         if current == nil { current = try openPart(firstOffset: record.offset, timestamp: record.timestamp) }
         let before = current!.pending.count
-        settings.format.encode(record, into: &current!.pending)
+        encoder.encode(record, into: current!.pending)
         current!.uncompressedBytes += Int64(current!.pending.count - before)
         current!.lastOffset = record.offset
         current!.records += 1
@@ -118,7 +123,7 @@ final class BucketFileWriter {
     private func flushPending() {
         guard current != nil, !current!.pending.isEmpty else { return }
         current!.file.write(current!.pending)
-        current!.pending.removeAll(keepingCapacity: true)
+        current!.pending = LineBuffer(capacity: Self.chunkBufferBytes)
     }
 
     private func finishPart() throws {

@@ -22,33 +22,27 @@ struct ChunkCompressor: Sendable {
         self.level = Int32(level ?? (codec == .zstd ? 3 : 6))
     }
 
-    func compress(_ input: [UInt8]) throws -> [UInt8] {
+    func compress(_ input: UnsafeRawBufferPointer) throws -> [UInt8] {
         switch codec {
         case .none:
-            return input
+            return Array(input)
         case .gzip:
             return try Self.gzipCompressors.with(level: level) { compressor in
                 let bound = libdeflate_gzip_compress_bound(compressor, input.count)
-                var output = [UInt8](repeating: 0, count: bound)
-                let written = input.withUnsafeBytes { source in
-                    output.withUnsafeMutableBytes { target in
-                        libdeflate_gzip_compress(compressor, source.baseAddress, source.count, target.baseAddress, target.count)
-                    }
+                let output = [UInt8](unsafeUninitializedCapacity: bound) { target, written in
+                    written = libdeflate_gzip_compress(compressor, input.baseAddress, input.count, target.baseAddress, target.count)
                 }
-                guard written > 0 else { throw Failure(description: "libdeflate_gzip_compress found no room in \(bound) bytes") }
-                output.removeSubrange(written...)
+                guard !output.isEmpty else { throw Failure(description: "libdeflate_gzip_compress found no room in \(bound) bytes") }
                 return output
             }
         case .zstd:
             return try Self.zstdContexts.with(level: level) { context in
-                var output = [UInt8](repeating: 0, count: ZSTD_compressBound(input.count))
-                let written = input.withUnsafeBytes { source in
-                    output.withUnsafeMutableBytes { target in
-                        ZSTD_compress2(context, target.baseAddress, target.count, source.baseAddress, source.count)
-                    }
+                var result = 0
+                let output = [UInt8](unsafeUninitializedCapacity: ZSTD_compressBound(input.count)) { target, written in
+                    result = ZSTD_compress2(context, target.baseAddress, target.count, input.baseAddress, input.count)
+                    written = ZSTD_isError(result) != 0 ? 0 : result
                 }
-                if ZSTD_isError(written) != 0 { throw Failure(description: "zstd: \(String(cString: ZSTD_getErrorName(written)))") }
-                output.removeSubrange(written...)
+                if ZSTD_isError(result) != 0 { throw Failure(description: "zstd: \(String(cString: ZSTD_getErrorName(result)))") }
                 return output
             }
         }

@@ -44,8 +44,8 @@ final class CompressedPartFile: Sendable {
         self.compressor = compressor
     }
 
-    /// Queues `chunk` (uncompressed) for compression and writing.
-    func write(_ chunk: [UInt8]) {
+    /// Queues `chunk` (uncompressed) for compression and writing; the caller gives it up.
+    func write(_ chunk: LineBuffer) {
         slots.wait()
         let sequence = nextChunk.wrappingAdd(1, ordering: .relaxed).oldValue
         inFlight.enter()
@@ -54,7 +54,7 @@ final class CompressedPartFile: Sendable {
                 slots.signal()
                 inFlight.leave()
             }
-            let compressed = Result { try compressor.compress(chunk) }
+            let compressed = Result { try compressor.compress(chunk.bytes) }
             state.withLock { state in
                 state.done[sequence] = compressed
                 // Whoever completes the chunk the file waits for writes it and the ones after it.
@@ -78,7 +78,7 @@ final class CompressedPartFile: Sendable {
     /// compressed file always holds at least one member), waits for every chunk, fsyncs and
     /// closes the file.
     /// - Returns: the compressed size and its CRC-32C.
-    func finish(last: [UInt8]) throws -> (bytes: Int64, crc: UInt32) {
+    func finish(last: LineBuffer) throws -> (bytes: Int64, crc: UInt32) {
         if !last.isEmpty || nextChunk.load(ordering: .relaxed) == 0 { write(last) }
         inFlight.wait()
         return try state.withLock { state throws -> (bytes: Int64, crc: UInt32) in

@@ -19,35 +19,67 @@ public enum OutputFormat: String, Sendable, Equatable, CaseIterable {
         }
     }
 
+    /// Formats the records of one topic-partition (a part file's), with what every line of it
+    /// shares prepared once.
+    func lineEncoder(topic: String, partition: Int32) -> LineEncoder {
+        LineEncoder(format: self, topic: topic, partition: partition)
+    }
+}
+
+/// Writes records as lines of one format; the records all belong to the topic-partition it
+/// was made for, so the JSON prefix up to the offset is written as one copy.
+struct LineEncoder {
+    let format: OutputFormat
+    /// `{"topic":"<topic>","partition":<partition>,"offset":`
+    private let jsonPrefix: [UInt8]
+
+    init(format: OutputFormat, topic: String, partition: Int32) {
+        self.format = format
+        var prefix = Array(#"{"topic":"#.utf8)
+        let buffer = LineBuffer(capacity: 6 * topic.utf8.count + 64)
+        buffer.write(atMost: 6 * topic.utf8.count + 24) { cursor in
+            JSONText.putString(topic, into: &cursor)
+            cursor.put(#","partition":"#)
+            JSONText.putInteger(Int64(partition), into: &cursor)
+        }
+        prefix.append(contentsOf: buffer.bytes)
+        prefix.append(contentsOf: #","offset":"#.utf8)
+        jsonPrefix = prefix
+    }
+
     /// Appends the record's line, newline included.
-    public func encode(_ record: ConsumerRecord, into output: inout [UInt8]) {
-        switch self {
+    func encode(_ record: ConsumerRecord, into output: LineBuffer) {
+        switch format {
         case .raw:
-            if let value = record.value { value.withUnsafeReadableBytes { output.append(contentsOf: $0) } }
-            output.append(0x0A)
-        case .jsonl:
-            output.append(contentsOf: JSONText.topicOpening)
-            JSONText.appendString(record.topic, to: &output)
-            output.append(contentsOf: JSONText.partitionField)
-            JSONText.appendInteger(Int64(record.partition), to: &output)
-            output.append(contentsOf: JSONText.offsetField)
-            JSONText.appendInteger(record.offset, to: &output)
-            output.append(contentsOf: JSONText.timestampField)
-            JSONText.appendInteger(record.timestamp, to: &output)
-            output.append(0x2C)
-            JSONText.appendBytesField(JSONText.keyName, record.key, to: &output)
-            output.append(0x2C)
-            JSONText.appendBytesField(JSONText.valueName, record.value, to: &output)
-            output.append(contentsOf: JSONText.headersOpening)
-            for (index, header) in record.headers.enumerated() {
-                if index > 0 { output.append(0x2C) }
-                output.append(contentsOf: JSONText.headerKeyOpening)
-                JSONText.appendString(header.key, to: &output)
-                output.append(0x2C)
-                JSONText.appendBytesField(JSONText.valueName, header.value, to: &output)
-                output.append(0x7D)
+            let value = record.value
+            output.write(atMost: (value?.readableBytes ?? 0) + 1) { cursor in
+                value?.withUnsafeReadableBytes { cursor.put($0) }
+                cursor.put(0x0A)
             }
-            output.append(contentsOf: JSONText.closing)
+        case .jsonl:
+            // Escaping turns a byte into at most 6 (`\u00XX`), base64 three into four.
+            var bound = jsonPrefix.count + 128 + 6 * ((record.key?.readableBytes ?? 0) + (record.value?.readableBytes ?? 0))
+            for header in record.headers { bound += 48 + 6 * (header.key.utf8.count + (header.value?.readableBytes ?? 0)) }
+            output.write(atMost: bound) { cursor in
+                jsonPrefix.withUnsafeBytes { cursor.put($0) }
+                JSONText.putInteger(record.offset, into: &cursor)
+                cursor.put(#","timestamp":"#)
+                JSONText.putInteger(record.timestamp, into: &cursor)
+                cursor.put(0x2C)
+                JSONText.putBytesField(JSONText.keyName, record.key, into: &cursor)
+                cursor.put(0x2C)
+                JSONText.putBytesField(JSONText.valueName, record.value, into: &cursor)
+                cursor.put(#","headers":["#)
+                for (index, header) in record.headers.enumerated() {
+                    if index > 0 { cursor.put(0x2C) }
+                    cursor.put(#"{"key":"#)
+                    JSONText.putString(header.key, into: &cursor)
+                    cursor.put(0x2C)
+                    JSONText.putBytesField(JSONText.valueName, header.value, into: &cursor)
+                    cursor.put(0x7D)
+                }
+                cursor.put("]}\n")
+            }
         }
     }
 }
@@ -55,43 +87,32 @@ public enum OutputFormat: String, Sendable, Equatable, CaseIterable {
 /// Hand-written JSON output: fast (runs of plain bytes are copied whole, nothing is allocated per
 /// record), and byte-for-byte the same on every run.
 enum JSONText {
-    static let topicOpening: [UInt8] = Array(#"{"topic":"#.utf8)
-    static let partitionField: [UInt8] = Array(#","partition":"#.utf8)
-    static let offsetField: [UInt8] = Array(#","offset":"#.utf8)
-    static let timestampField: [UInt8] = Array(#","timestamp":"#.utf8)
-    static let headersOpening: [UInt8] = Array(#","headers":["#.utf8)
-    static let headerKeyOpening: [UInt8] = Array(#"{"key":"#.utf8)
-    static let closing: [UInt8] = Array("]}\n".utf8)
-    static let keyName = FieldName("key")
-    static let valueName = FieldName("value")
-    private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
+    static let keyName = FieldName(plain: #""key":"#, null: #""key":null"#, base64: #""key_base64":""#)
+    static let valueName = FieldName(plain: #""value":"#, null: #""value":null"#, base64: #""value_base64":""#)
+    private static let hex: StaticString = "0123456789abcdef"
+    private static let base64Alphabet: StaticString = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 
-    /// A field's `"name":`, `"name":null` and `"name_base64":"` prepared once.
+    /// A field's `"name":`, `"name":null` and `"name_base64":"`.
     struct FieldName: Sendable {
-        let plain: [UInt8]
-        let null: [UInt8]
-        let base64: [UInt8]
-        init(_ name: String) {
-            plain = Array("\"\(name)\":".utf8)
-            null = Array("\"\(name)\":null".utf8)
-            base64 = Array("\"\(name)_base64\":\"".utf8)
-        }
+        let plain: StaticString
+        let null: StaticString
+        let base64: StaticString
     }
 
     /// `"name":"text"`, `"name":null`, or `"name_base64":"..."` for bytes that are not UTF-8.
-    static func appendBytesField(_ name: FieldName, _ buffer: ByteBuffer?, to output: inout [UInt8]) {
+    static func putBytesField(_ name: FieldName, _ buffer: ByteBuffer?, into cursor: inout LineCursor) {
         guard let buffer else {
-            output.append(contentsOf: name.null)
+            cursor.put(name.null)
             return
         }
         buffer.withUnsafeReadableBytes { bytes in
             if isValidUTF8(bytes) {
-                output.append(contentsOf: name.plain)
-                appendString(bytes, to: &output)
+                cursor.put(name.plain)
+                putString(bytes, into: &cursor)
             } else {
-                output.append(contentsOf: name.base64)
-                output.append(contentsOf: Data(bytes).base64EncodedString().utf8)
-                output.append(0x22)
+                cursor.put(name.base64)
+                putBase64(bytes, into: &cursor)
+                cursor.put(0x22)
             }
         }
     }
@@ -114,13 +135,9 @@ enum JSONText {
         return true
     }
 
-    static func appendString(_ text: String, to output: inout [UInt8]) {
+    static func putString(_ text: String, into cursor: inout LineCursor) {
         var text = text
-        text.withUTF8 { appendString(UnsafeRawBufferPointer($0), to: &output) }
-    }
-
-    static func appendString(_ bytes: [UInt8], to output: inout [UInt8]) {
-        bytes.withUnsafeBytes { appendString($0, to: &output) }
+        text.withUTF8 { putString(UnsafeRawBufferPointer($0), into: &cursor) }
     }
 
     /// Whether any of the 8 bytes needs escaping (below 0x20, `"`, `\`, DEL). Exact for the
@@ -136,8 +153,8 @@ enum JSONText {
 
     /// A quoted JSON string of valid UTF-8 bytes. Clean stretches are found 8 bytes at a time
     /// and copied whole, also after an escape (nginx lines quote several fields each).
-    static func appendString(_ bytes: UnsafeRawBufferPointer, to output: inout [UInt8]) {
-        output.append(0x22)
+    static func putString(_ bytes: UnsafeRawBufferPointer, into cursor: inout LineCursor) {
+        cursor.put(0x22)
         let count = bytes.count
         var runStart = 0
         var index = 0
@@ -147,48 +164,75 @@ enum JSONText {
             while index < limit {
                 let byte = bytes[index]
                 if byte < 0x20 || byte == 0x22 || byte == 0x5C || byte == 0x7F {
-                    if runStart < index { output.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[runStart..<index])) }
+                    if runStart < index { cursor.put(UnsafeRawBufferPointer(rebasing: bytes[runStart..<index])) }
                     runStart = index + 1
-                    appendEscaped(byte, to: &output)
+                    putEscaped(byte, into: &cursor)
                 }
                 index += 1
             }
         }
-        if runStart < count { output.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[runStart...])) }
-        output.append(0x22)
+        if runStart < count { cursor.put(UnsafeRawBufferPointer(rebasing: bytes[runStart...])) }
+        cursor.put(0x22)
     }
 
-    private static func appendEscaped(_ byte: UInt8, to output: inout [UInt8]) {
+    private static func putEscaped(_ byte: UInt8, into cursor: inout LineCursor) {
+        cursor.put(0x5C)
         switch byte {
-        case 0x22: output.append(contentsOf: [0x5C, 0x22])
-        case 0x5C: output.append(contentsOf: [0x5C, 0x5C])
-        case 0x0A: output.append(contentsOf: [0x5C, 0x6E])
-        case 0x0D: output.append(contentsOf: [0x5C, 0x72])
-        case 0x09: output.append(contentsOf: [0x5C, 0x74])
-        default: output.append(contentsOf: [0x5C, 0x75, 0x30, 0x30, hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])
+        case 0x22: cursor.put(0x22)
+        case 0x5C: cursor.put(0x5C)
+        case 0x0A: cursor.put(0x6E)
+        case 0x0D: cursor.put(0x72)
+        case 0x09: cursor.put(0x74)
+        default:
+            cursor.put("u00")
+            cursor.put(hex.utf8Start[Int(byte >> 4)])
+            cursor.put(hex.utf8Start[Int(byte & 0xF)])
+        }
+    }
+
+    /// Standard base64 with padding (RFC 4648, section 4).
+    static func putBase64(_ bytes: UnsafeRawBufferPointer, into cursor: inout LineCursor) {
+        let alphabet = base64Alphabet.utf8Start
+        var index = 0
+        while index + 3 <= bytes.count {
+            let group = UInt32(bytes[index]) << 16 | UInt32(bytes[index + 1]) << 8 | UInt32(bytes[index + 2])
+            cursor.put(alphabet[Int(group >> 18)])
+            cursor.put(alphabet[Int(group >> 12 & 0x3F)])
+            cursor.put(alphabet[Int(group >> 6 & 0x3F)])
+            cursor.put(alphabet[Int(group & 0x3F)])
+            index += 3
+        }
+        switch bytes.count - index {
+        case 1:
+            let group = UInt32(bytes[index]) << 16
+            cursor.put(alphabet[Int(group >> 18)])
+            cursor.put(alphabet[Int(group >> 12 & 0x3F)])
+            cursor.put("==")
+        case 2:
+            let group = UInt32(bytes[index]) << 16 | UInt32(bytes[index + 1]) << 8
+            cursor.put(alphabet[Int(group >> 18)])
+            cursor.put(alphabet[Int(group >> 12 & 0x3F)])
+            cursor.put(alphabet[Int(group >> 6 & 0x3F)])
+            cursor.put(0x3D)
+        default:
+            break
         }
     }
 
     /// Decimal digits of `value`, without going through String.
-    static func appendInteger(_ value: Int64, to output: inout [UInt8]) {
-        if value < 0 {
-            output.append(0x2D)
-            if value == .min {
-                output.append(contentsOf: Array("9223372036854775808".utf8))
-                return
-            }
-        }
-        var magnitude = UInt64(value.magnitude)
-        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        var count = 0
+    static func putInteger(_ value: Int64, into cursor: inout LineCursor) {
+        if value < 0 { cursor.put(0x2D) }
+        // The magnitude as unsigned, so Int64.min has one too.
+        var magnitude = value.magnitude
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
         withUnsafeMutableBytes(of: &digits) { space in
+            var first = space.count
             repeat {
-                space[19 - count] = UInt8(truncatingIfNeeded: magnitude % 10) + 0x30
+                first -= 1
+                space[first] = UInt8(truncatingIfNeeded: magnitude % 10) + 0x30
                 magnitude /= 10
-                count += 1
             } while magnitude > 0
-            output.append(contentsOf: UnsafeRawBufferPointer(rebasing: space[(20 - count)...]))
+            cursor.put(UnsafeRawBufferPointer(rebasing: space[first...]))
         }
     }
 }
