@@ -71,6 +71,20 @@ private let minute: Int64 = 60_000
         #expect(closes.first?.slices.keys.sorted() == [0])
     }
 
+    /// The session ticks at these moments, so an hour closes as soon as its partitions turn idle.
+    @Test func theNextIdleDeadlineIsTheEarliestPartitionTurningIdleAfterAGivenTime() {
+        var m = machine(delay: 0, idle: minute, partitions: [0, 1])
+        let start = at("2024-03-01T12:00Z")
+        // Both were assigned at 12:00; partition 0 then gets a record at 12:00:20.
+        #expect(m.nextIdleDeadline(after: start) == start + minute)
+        _ = m.recordReceived(partition: 0, offset: 0, timestamp: at("2024-03-01T11:30Z"), now: start + 20_000)
+        #expect(m.nextIdleDeadline(after: start) == start + minute)
+        #expect(m.nextIdleDeadline(after: start + minute) == start + 20_000 + minute)
+        // After a tick past both deadlines there is nothing left to wait for.
+        #expect(m.nextIdleDeadline(after: start + 20_000 + minute) == nil)
+        #expect(m.tick(now: start + 20_000 + minute, caughtUp: [0, 1]).map(\.bucket.label.hour) == [11])
+    }
+
     @Test func whenEveryPartitionIsIdleTheWallClockIsTheWatermark() {
         var m = machine(delay: 0, idle: minute)
         let start = at("2024-03-01T12:00Z")

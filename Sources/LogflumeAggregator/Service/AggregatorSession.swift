@@ -73,8 +73,9 @@ final class AggregatorSession {
     /// Consumes until `isStopping` says so; throws on any failure, after which the caller starts
     /// a new session from the committed state (exactly what a restart would do).
     func run(isStopping: () -> Bool) async throws {
+        var pollTimeoutMs = min(config.tickIntervalMs, 500)
         while !isStopping() {
-            let records = try await member.poll(maxRecords: config.maxPollRecords, timeoutMs: min(config.tickIntervalMs, 500))
+            let records = try await member.poll(maxRecords: config.maxPollRecords, timeoutMs: pollTimeoutMs)
             let current = await member.generationId
             // Not a member right now: the next poll rejoins and reads again from the committed offsets.
             guard current >= 0 else { continue }
@@ -93,10 +94,15 @@ final class AggregatorSession {
                 tallies[topic] = tally
             }
             for (topic, tally) in tallies { metrics.record(tally, topic: topic) }
-            if lastTickAt.map({ now - $0 >= config.tickIntervalMs }) ?? true {
+            // A poll that found nothing suggests the partitions have caught up: tick again the
+            // moment one of them turns idle, so its hour closes then rather than a tick later.
+            let idleDeadline = records.isEmpty ? machines.values.compactMap { $0.nextIdleDeadline(after: lastTickAt ?? .min) }.min() : nil
+            if lastTickAt.map({ now - $0 >= config.tickIntervalMs }) ?? true || idleDeadline.map({ now >= $0 }) == true {
                 lastTickAt = now
                 try await tick(now: now)
             }
+            let nextTickAt = min(lastTickAt.map { $0 + config.tickIntervalMs } ?? now, idleDeadline.flatMap { $0 > now ? $0 : nil } ?? .max)
+            pollTimeoutMs = max(1, min(nextTickAt - now, config.tickIntervalMs, 500))
         }
     }
 

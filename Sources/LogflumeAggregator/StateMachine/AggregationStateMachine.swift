@@ -156,6 +156,13 @@ public struct AggregationStateMachine: Sendable {
         return closes
     }
 
+    /// The first moment after `time` at which a partition has been without records for the
+    /// idle timeout. If it has caught up by then, a tick at that moment lets the watermark
+    /// move (and hours close) without waiting for the next regular tick.
+    public func nextIdleDeadline(after time: Int64) -> Int64? {
+        partitions.values.lazy.map { $0.lastRecordAt + settings.idleTimeoutMs }.filter { $0 > time }.min()
+    }
+
     private mutating func advanceWatermark(now: Int64) {
         guard !partitions.isEmpty else { return }
         let active = partitions.values.filter { !($0.caughtUp && now - $0.lastRecordAt >= settings.idleTimeoutMs) }
