@@ -51,6 +51,12 @@ struct LineCursor {
         self.position = position
     }
 
+    /// Goes back to an earlier position of the same line, dropping what was written after it.
+    mutating func rewind(to earlier: UnsafeMutableRawPointer) {
+        precondition(earlier <= position, "rewinding forward")
+        position = earlier
+    }
+
     @inline(__always)
     mutating func put(_ byte: UInt8) {
         position.storeBytes(of: byte, as: UInt8.self)
