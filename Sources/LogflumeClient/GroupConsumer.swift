@@ -100,6 +100,8 @@ public actor GroupConsumer {
     private var assignedGeneration: Int32 = -1
     /// Set first thing in `close()`: no rejoining and no records from then on.
     private var closing = false
+    /// Partitions whose revocation (commit, listener) is under way; `close()` leaves their report to it.
+    private var revoking: Set<TopicPartition> = []
     private var rebalanceListener: (@Sendable (RebalanceEvent) async -> Void)?
     /// The newest `commitAsync`; each waits for the one before, so commits land in call order.
     private var asyncCommits: Task<Void, Never>?
@@ -189,6 +191,11 @@ public actor GroupConsumer {
 
     /// Commits (when configured) and gives up partitions this member holds.
     private func revoke(_ partitions: [TopicPartition]) async {
+        // Marked before the first suspension: a `close()` that runs while the commit or the
+        // listener is under way must not report them a second time. They stay in the
+        // assignment until then, so a listener can still commit them.
+        let gone = Set(partitions)
+        revoking.formUnion(gone)
         if configuration.commitOnRebalance, generationId >= 0 {
             do {
                 try await sendCommit(offsets: positions(of: partitions), metadata: nil, generation: generationId, member: memberId)
@@ -198,8 +205,8 @@ public actor GroupConsumer {
         }
         await emit(.revoked(partitions, generation: generationId))
         await consumer.incrementalUnassign(partitions)
-        let gone = Set(partitions)
         assignment.removeAll { gone.contains($0) }
+        revoking.subtract(gone)
     }
 
     /// Moves from the assignment held to the one just received: partitions no longer in it are
@@ -655,11 +662,12 @@ public actor GroupConsumer {
         closing = true
         await asyncCommits?.value
         // Heartbeats go on while the listener commits, so the member is still in the group.
-        if !assignment.isEmpty {
+        let unreported = assignment.filter { !revoking.contains($0) }
+        if !unreported.isEmpty {
             if membershipLost {
-                await emit(.lost(assignment, generation: assignedGeneration))
+                await emit(.lost(unreported, generation: assignedGeneration))
             } else {
-                await emit(.revoked(assignment, generation: generationId))
+                await emit(.revoked(unreported, generation: generationId))
             }
         }
         heartbeatTask?.cancel()

@@ -148,6 +148,30 @@ struct GroupConsumerTests {
         }
     }
 
+    /// Eager protocol: a rejoin hands every partition to the listener as revoked, and the
+    /// listener takes its time; `close()` arriving meanwhile must not report them again.
+    @Test func closingWhileTheListenerHandlesARevocationReportsItOnce() async throws {
+        let broker = try LiveBroker()
+        let topic = "revoking"
+        try await broker.withCluster { cluster in
+            try await Admin(cluster: cluster).createTopic(name: topic, partitions: 2, replicationFactor: 1)
+            let member = GroupConsumer(cluster: cluster, groupId: "revoking-group", topics: [topic], configuration: Self.fastConfiguration())
+            let log = EventLog()
+            await member.onRebalance { event in
+                log.add(event)
+                if case .revoked = event { try? await Task.sleep(for: .milliseconds(500)) }
+            }
+            for _ in 0..<50 where await member.assignment.isEmpty { _ = try await member.poll(maxRecords: 1, timeoutMs: 200) }
+            #expect(await member.assignment.count == 2)
+            let rejoining = Task { try await member.join() }
+            try await Task.sleep(for: .milliseconds(100))
+            await member.close()
+            _ = try? await rejoining.value
+            #expect(log.revoked.count == 1, "\(log.events)")
+            #expect(log.revoked.first?.count == 2)
+        }
+    }
+
     @Test func twoMembersSplitPartitionsAndANewMemberResumesAtCommittedOffsets() async throws {
         let broker = try LiveBroker()
         let topic = "grouped"
