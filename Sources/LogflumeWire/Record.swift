@@ -36,62 +36,55 @@ extension Record {
     static func decodeSection(
         _ section: ByteBuffer, count: Int, baseOffset: Int64, baseTimestamp: Int64, timestampOverride: Int64?
     ) throws(RecordBatchError) -> [Record] {
-        var records: [Record] = []
-        records.reserveCapacity(min(count, section.readableBytes))
-        let base = section.readerIndex
-        let failure: RecordBatchError? = section.withUnsafeReadableBytes { raw -> RecordBatchError? in
-            var position = 0
-            func field(_ end: Int) -> (start: Int, length: Int)?? {
-                // Compared with what is left rather than added to the position, so no claimed
-                // length can make the arithmetic trap.
-                guard let length = RecordStructure.readVarint(raw, &position, limit: end), length >= -1,
-                      length <= Int64(end - position)
-                else { return .none }
-                if length < 0 { return .some(nil) }
-                defer { position += Int(length) }
-                return (position, Int(length))
-            }
-            func slice(_ range: (start: Int, length: Int)?) -> ByteBuffer? {
-                range.map { section.getSlice(at: base + $0.start, length: $0.length)! }
-            }
-            for index in 0..<count {
-                guard let length = RecordStructure.readVarint(raw, &position), length >= 0, length <= Int64(raw.count - position) else {
-                    return .corruptRecord(index: index, reason: "record length exceeds the \(raw.count - position) bytes left")
-                }
-                let end = position + Int(length)
-                position += 1  // attributes, unused since magic 2
-                guard position <= end, let timestampDelta = RecordStructure.readVarlong(raw, &position, limit: end),
-                      let offsetDelta = RecordStructure.readVarint(raw, &position, limit: end)
-                else { return .corruptRecord(index: index, reason: "truncated record fields") }
-                guard let key = field(end) else { return .corruptRecord(index: index, reason: "bad key length") }
-                guard let value = field(end) else { return .corruptRecord(index: index, reason: "bad value length") }
-                guard let headerCount = RecordStructure.readVarint(raw, &position, limit: end), headerCount >= 0,
-                      headerCount <= Int64(end - position)
-                else { return .corruptRecord(index: index, reason: "bad header count") }
-                var headers: [RecordHeader] = []
-                if headerCount > 0 {
-                    headers.reserveCapacity(Int(headerCount))
-                    for _ in 0..<headerCount {
-                        guard let keyRange = field(end), let keyRange else { return .corruptRecord(index: index, reason: "bad header key") }
-                        let headerKey = String(decoding: UnsafeRawBufferPointer(rebasing: raw[keyRange.start..<keyRange.start + keyRange.length]), as: UTF8.self)
-                        guard let headerValue = field(end) else { return .corruptRecord(index: index, reason: "bad header value") }
-                        headers.append(RecordHeader(key: headerKey, value: slice(headerValue)))
-                    }
-                }
-                guard position == end else {
-                    return .corruptRecord(index: index, reason: "\(end - position) trailing bytes inside record")
-                }
-                records.append(Record(
-                    offset: baseOffset &+ offsetDelta,
-                    timestamp: timestampOverride ?? (baseTimestamp &+ timestampDelta),
-                    key: slice(key), value: slice(value), headers: headers
-                ))
-            }
-            guard position == raw.count else { return .inconsistent("\(raw.count - position) bytes after the \(count) declared records") }
-            return nil
+        var decoder = SectionDecoder(
+            section: section, baseOffset: baseOffset, baseTimestamp: baseTimestamp, timestampOverride: timestampOverride
+        )
+        decoder.records.reserveCapacity(min(count, section.readableBytes))
+        let failure = section.withUnsafeReadableBytes { raw in
+            decoder.raw = raw
+            defer { decoder.raw = nil }
+            return RecordStructure.walk(raw, count: count, visitor: &decoder)
         }
         if let failure { throw failure }
-        return records
+        return decoder.records
+    }
+
+    /// Builds records from the walker's ranges; header keys are read while the raw bytes are in reach.
+    private struct SectionDecoder: RecordVisitor {
+        let section: ByteBuffer
+        let baseOffset: Int64
+        let baseTimestamp: Int64
+        let timestampOverride: Int64?
+        var raw: UnsafeRawBufferPointer?
+        var records: [Record] = []
+        var headers: [RecordHeader] = []
+
+        init(section: ByteBuffer, baseOffset: Int64, baseTimestamp: Int64, timestampOverride: Int64?) {
+            self.section = section
+            self.baseOffset = baseOffset
+            self.baseTimestamp = baseTimestamp
+            self.timestampOverride = timestampOverride
+        }
+
+        private func slice(_ range: Range<Int>?) -> ByteBuffer? {
+            range.map { section.getSlice(at: section.readerIndex + $0.lowerBound, length: $0.count)! }
+        }
+
+        func recordStarted(index: Int, offsetDelta: Int64) -> RecordBatchError? { nil }
+
+        mutating func header(key: Range<Int>, value: Range<Int>?) {
+            let name = String(decoding: UnsafeRawBufferPointer(rebasing: raw![key]), as: UTF8.self)
+            headers.append(RecordHeader(key: name, value: slice(value)))
+        }
+
+        mutating func recordFinished(index: Int, timestampDelta: Int64, offsetDelta: Int64, key: Range<Int>?, value: Range<Int>?) {
+            records.append(Record(
+                offset: baseOffset &+ offsetDelta,
+                timestamp: timestampOverride ?? (baseTimestamp &+ timestampDelta),
+                key: slice(key), value: slice(value), headers: headers
+            ))
+            headers = []
+        }
     }
 
     /// Encodes the record body with its length prefix, relative to the batch's base values.
