@@ -404,24 +404,37 @@ done
 # 3.7 ms against 25-28 ms unpinned).
 swift_pinned_p50=()
 swift_pinned_p99=()
-cpus=$(nproc)
-if command -v taskset >/dev/null && (( cpus >= 2 )); then
-    client_cpus="0-$((cpus / 2 - 1))"
-    broker_cpus="$((cpus / 2))-$((cpus - 1))"
-    taskset -a -p -c "$broker_cpus" "$broker_pid" >/dev/null
-    for run in $(seq 1 "$runs"); do
-        quiet_wait
-        topic="bench-latency-swift-pinned-r$run"
-        "$python" "$tools" create "$bootstrap" "$topic" 1
-        out=$(taskset -c "$client_cpus" "$bench_bin" produce-latency --bootstrap "$bootstrap" --topic "$topic" --rate "$goal_rate" --seconds "$latency_seconds") || {
-            taskset -a -p -c "0-$((cpus - 1))" "$broker_pid" >/dev/null
-            printf '%s\n' "$out" >&2; echo "broker.sh: pinned Swift latency run failed" >&2; exit 1; }
-        printf '%s\n' "$out" | sed -n '1s/^/  swift latency run '"$run"', broker on CPUs '"$broker_cpus"', producer on '"$client_cpus"': /p'
-        echo "    p50 $(field latency_p50_ms "$out") ms, p99 $(field latency_p99_ms "$out") ms, p99.9 $(field latency_p999_ms "$out") ms"
-        swift_pinned_p50+=("$(field latency_p50_ms "$out")")
-        swift_pinned_p99+=("$(field latency_p99_ms "$out")")
-    done
-    taskset -a -p -c "0-$((cpus - 1))" "$broker_pid" >/dev/null
+# The CPUs this script may use (a cpuset or taskset may allow fewer than the machine has), split
+# in two halves: the producer on the first, the broker on the second.
+allowed_cpus=()
+for part in $(sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' /proc/self/status | tr ',' ' '); do
+    if [[ $part == *-* ]]; then
+        for cpu in $(seq "${part%-*}" "${part#*-}"); do allowed_cpus+=("$cpu"); done
+    else
+        allowed_cpus+=("$part")
+    fi
+done
+half=$(( ${#allowed_cpus[@]} / 2 ))
+if command -v taskset >/dev/null && (( half >= 1 )); then
+    client_cpus=$(IFS=,; echo "${allowed_cpus[*]:0:half}")
+    broker_cpus=$(IFS=,; echo "${allowed_cpus[*]:half}")
+    broker_mask=$(taskset -p -c "$broker_pid" | sed 's/.*: //')
+    if taskset -a -p -c "$broker_cpus" "$broker_pid" >/dev/null; then
+        for run in $(seq 1 "$runs"); do
+            quiet_wait
+            topic="bench-latency-swift-pinned-r$run"
+            "$python" "$tools" create "$bootstrap" "$topic" 1
+            out=$(taskset -c "$client_cpus" "$bench_bin" produce-latency --bootstrap "$bootstrap" --topic "$topic" --rate "$goal_rate" --seconds "$latency_seconds") || {
+                printf '%s\n' "$out" >&2; echo "broker.sh: pinned Swift latency run failed" >&2; exit 1; }
+            printf '%s\n' "$out" | sed -n '1s/^/  swift latency run '"$run"', broker on CPUs '"$broker_cpus"', producer on '"$client_cpus"': /p'
+            echo "    p50 $(field latency_p50_ms "$out") ms, p99 $(field latency_p99_ms "$out") ms, p99.9 $(field latency_p999_ms "$out") ms"
+            swift_pinned_p50+=("$(field latency_p50_ms "$out")")
+            swift_pinned_p99+=("$(field latency_p99_ms "$out")")
+        done
+        taskset -a -p -c "$broker_mask" "$broker_pid" >/dev/null || true
+    else
+        echo "  pinned latency runs skipped: taskset could not move the broker to CPUs $broker_cpus"
+    fi
 fi
 main_hwm=$(hwm_kb "$broker_pid")
 echo "  broker peak RSS (VmHWM) after all of the above: $((main_hwm / 1024)) MiB"

@@ -100,8 +100,12 @@ public actor GroupConsumer {
     private var assignedGeneration: Int32 = -1
     /// Set first thing in `close()`: no rejoining and no records from then on.
     private var closing = false
-    /// Partitions whose revocation (commit, listener) is under way; `close()` leaves their report to it.
-    private var revoking: Set<TopicPartition> = []
+    /// Revocations (commit, listener) under way, and `close()` calls waiting for them to end:
+    /// close reports only what is still assigned afterwards, so nothing is reported twice and
+    /// the listener's commits land before the member leaves. (A listener must not await
+    /// `close()` itself.)
+    private var revocationsUnderWay = 0
+    private var revocationWaiters: [CheckedContinuation<Void, Never>] = []
     private var rebalanceListener: (@Sendable (RebalanceEvent) async -> Void)?
     /// The newest `commitAsync`; each waits for the one before, so commits land in call order.
     private var asyncCommits: Task<Void, Never>?
@@ -191,22 +195,27 @@ public actor GroupConsumer {
 
     /// Commits (when configured) and gives up partitions this member holds.
     private func revoke(_ partitions: [TopicPartition]) async {
-        // Marked before the first suspension: a `close()` that runs while the commit or the
-        // listener is under way must not report them a second time. They stay in the
-        // assignment until then, so a listener can still commit them.
-        let gone = Set(partitions)
-        revoking.formUnion(gone)
-        if configuration.commitOnRebalance, generationId >= 0 {
+        revocationsUnderWay += 1
+        defer {
+            revocationsUnderWay -= 1
+            if revocationsUnderWay == 0 {
+                for waiter in revocationWaiters { waiter.resume() }
+                revocationWaiters = []
+            }
+        }
+        // Taken before the first suspension: a close meanwhile resets the generation.
+        let generation = generationId
+        if configuration.commitOnRebalance, generation >= 0 {
             do {
-                try await sendCommit(offsets: positions(of: partitions), metadata: nil, generation: generationId, member: memberId)
+                try await sendCommit(offsets: positions(of: partitions), metadata: nil, generation: generation, member: memberId)
             } catch {
                 logger.debug("commit of revoked partitions failed", metadata: ["group": "\(groupId)", "error": "\(error)"])
             }
         }
-        await emit(.revoked(partitions, generation: generationId))
+        await emit(.revoked(partitions, generation: generation))
         await consumer.incrementalUnassign(partitions)
+        let gone = Set(partitions)
         assignment.removeAll { gone.contains($0) }
-        revoking.subtract(gone)
     }
 
     /// Moves from the assignment held to the one just received: partitions no longer in it are
@@ -662,12 +671,14 @@ public actor GroupConsumer {
         closing = true
         await asyncCommits?.value
         // Heartbeats go on while the listener commits, so the member is still in the group.
-        let unreported = assignment.filter { !revoking.contains($0) }
-        if !unreported.isEmpty {
+        while revocationsUnderWay > 0 {
+            await withCheckedContinuation { revocationWaiters.append($0) }
+        }
+        if !assignment.isEmpty {
             if membershipLost {
-                await emit(.lost(unreported, generation: assignedGeneration))
+                await emit(.lost(assignment, generation: assignedGeneration))
             } else {
-                await emit(.revoked(unreported, generation: generationId))
+                await emit(.revoked(assignment, generation: generationId))
             }
         }
         heartbeatTask?.cancel()

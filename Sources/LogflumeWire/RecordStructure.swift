@@ -15,6 +15,7 @@ enum RecordStructure {
     /// against what is left (rather than adding it to a position, so no claimed length can make
     /// the arithmetic trap), and that nothing trails a record or the last one.
     static func walk<Visitor: RecordVisitor>(_ raw: UnsafeRawBufferPointer, count: Int, visitor: inout Visitor) -> RecordBatchError? {
+        guard count >= 0 else { return .inconsistent("negative record count \(count)") }
         var position = 0
         /// A key or value: its range, nil for null, or a failure for a bad length.
         func field(_ end: Int, allowsNull: Bool) -> Range<Int>?? {

@@ -149,7 +149,8 @@ struct GroupConsumerTests {
     }
 
     /// Eager protocol: a rejoin hands every partition to the listener as revoked, and the
-    /// listener takes its time; `close()` arriving meanwhile must not report them again.
+    /// listener takes its time; `close()` arriving meanwhile waits for it (so its commits land
+    /// before the member leaves) and does not report the partitions again.
     @Test func closingWhileTheListenerHandlesARevocationReportsItOnce() async throws {
         let broker = try LiveBroker()
         let topic = "revoking"
@@ -157,15 +158,20 @@ struct GroupConsumerTests {
             try await Admin(cluster: cluster).createTopic(name: topic, partitions: 2, replicationFactor: 1)
             let member = GroupConsumer(cluster: cluster, groupId: "revoking-group", topics: [topic], configuration: Self.fastConfiguration())
             let log = EventLog()
+            let listenerFinished = Flag()
             await member.onRebalance { event in
                 log.add(event)
-                if case .revoked = event { try? await Task.sleep(for: .milliseconds(500)) }
+                if case .revoked = event {
+                    try? await Task.sleep(for: .milliseconds(500))
+                    listenerFinished.set()
+                }
             }
             for _ in 0..<50 where await member.assignment.isEmpty { _ = try await member.poll(maxRecords: 1, timeoutMs: 200) }
             #expect(await member.assignment.count == 2)
             let rejoining = Task { try await member.join() }
             try await Task.sleep(for: .milliseconds(100))
             await member.close()
+            #expect(listenerFinished.isSet, "close() returned while the listener was still handling the revocation")
             _ = try? await rejoining.value
             #expect(log.revoked.count == 1, "\(log.events)")
             #expect(log.revoked.first?.count == 2)
@@ -241,6 +247,12 @@ struct GroupConsumerTests {
             let after = try await Admin(cluster: cluster).committedOffsets(group: group, topicPartitions: (0..<4).map { TopicPartition(topic, Int32($0)) })
             #expect(after.values.reduce(0, +) == Int64(total + 40))
         }
+    }
+
+    final class Flag: Sendable {
+        private let value = Atomic<Bool>(false)
+        func set() { value.store(true, ordering: .releasing) }
+        var isSet: Bool { value.load(ordering: .acquiring) }
     }
 
     /// Rebalance events, in order, per member.

@@ -36,8 +36,10 @@ struct LineEncoder {
     init(format: OutputFormat, topic: String, partition: Int32) {
         self.format = format
         var prefix = Array(#"{"topic":"#.utf8)
-        let buffer = LineBuffer(capacity: 6 * topic.utf8.count + 64)
-        buffer.write(atMost: 6 * topic.utf8.count + 24) { cursor in
+        // Quotes, `,"partition":` and up to 11 characters of digits and sign around the topic.
+        let bound = 6 * topic.utf8.count + 32
+        let buffer = LineBuffer(capacity: bound)
+        buffer.write(atMost: bound) { cursor in
             JSONText.putString(topic, into: &cursor)
             cursor.put(#","partition":"#)
             JSONText.putInteger(Int64(partition), into: &cursor)

@@ -101,8 +101,10 @@ final class AggregatorSession {
                 lastTickAt = now
                 try await tick(now: now)
             }
-            let nextTickAt = min(lastTickAt.map { $0 + config.tickIntervalMs } ?? now, idleDeadline.flatMap { $0 > now ? $0 : nil } ?? .max)
-            pollTimeoutMs = max(1, min(nextTickAt - now, config.tickIntervalMs, 500))
+            // The clock again: a tick that published files took time of its own.
+            let afterTick = clock.nowMilliseconds
+            let nextTickAt = min(lastTickAt.map { $0 + config.tickIntervalMs } ?? afterTick, idleDeadline.flatMap { $0 > afterTick ? $0 : nil } ?? .max)
+            pollTimeoutMs = max(1, min(nextTickAt - afterTick, config.tickIntervalMs, 500))
         }
     }
 

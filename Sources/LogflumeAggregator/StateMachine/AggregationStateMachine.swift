@@ -160,7 +160,11 @@ public struct AggregationStateMachine: Sendable {
     /// idle timeout. If it has caught up by then, a tick at that moment lets the watermark
     /// move (and hours close) without waiting for the next regular tick.
     public func nextIdleDeadline(after time: Int64) -> Int64? {
-        partitions.values.lazy.map { $0.lastRecordAt + settings.idleTimeoutMs }.filter { $0 > time }.min()
+        // A huge idle timeout (meaning "never") must not overflow: such deadlines never come.
+        partitions.values.lazy.compactMap { progress -> Int64? in
+            let (deadline, overflow) = progress.lastRecordAt.addingReportingOverflow(settings.idleTimeoutMs)
+            return overflow ? nil : deadline
+        }.filter { $0 > time }.min()
     }
 
     private mutating func advanceWatermark(now: Int64) {
