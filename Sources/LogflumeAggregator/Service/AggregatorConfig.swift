@@ -66,7 +66,7 @@ public struct AggregatorConfig: Sendable {
         .init("done_hook.retries", .integer, default: "5", "Retries of a failing done-hook."),
         .init("done_hook.backoff", .duration, default: "1s", "Wait before the first retry, doubling up to a minute."),
         .init("done_hook.timeout", .duration, default: "5m", "A done-hook run taking longer is killed and retried."),
-        .init("tick_interval", .duration, default: "1s", "How often the watermark advances and buckets close."),
+        .init("tick_interval", .duration, default: "1s", "How often the watermark advances and buckets close; also at once when a partition turns idle."),
         .init("log_level", .choice(["trace", "debug", "info", "notice", "warning", "error", "critical"]), default: "info", "Log verbosity."),
         .init("metrics_listen", .string, default: "", "HOST:PORT serving Prometheus /metrics and /status; empty: off."),
     ] + S3SinkConfiguration.schemaKeys)
