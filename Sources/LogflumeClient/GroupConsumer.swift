@@ -508,6 +508,11 @@ public actor GroupConsumer {
     /// Up to `maxRecords` records of the assigned partitions, waiting up to `timeoutMs` for the
     /// first; joins or rejoins the group first when needed.
     public func poll(maxRecords: Int = 500, timeoutMs: Int64 = 1000) async throws -> [ConsumerRecord] {
+        try await pollRecords(maxRecords: maxRecords, timeoutMs: timeoutMs).consumerRecords
+    }
+
+    /// `poll`, with the records in runs per partition, as decoded (`Consumer.pollRecords`).
+    public func pollRecords(maxRecords: Int = 500, timeoutMs: Int64 = 1000) async throws -> [ConsumedRecords] {
         let deadline = ClientClock.uptimeMs() + max(0, timeoutMs)
         while true {
             if closed || closing { return [] }
@@ -521,7 +526,7 @@ public actor GroupConsumer {
                 if closing { return [] }
             }
             let left = max(0, deadline - ClientClock.uptimeMs())
-            let records = try await consumer.poll(maxRecords: maxRecords, timeoutMs: min(left, 200))
+            let records = try await consumer.pollRecords(maxRecords: maxRecords, timeoutMs: min(left, 200))
             if !records.isEmpty { return records }
             if ClientClock.uptimeMs() >= deadline { return [] }
         }

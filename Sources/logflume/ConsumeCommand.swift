@@ -60,6 +60,9 @@ struct ConsumeCommand: AsyncParsableCommand {
         return assignors
     }
 
+    /// Records asked for per poll: each poll is a hop to the consumer's actor and a write.
+    static let pollSize = 4096
+
     enum Start {
         case position(StartPosition)
         case fromEnd(Int64)
@@ -108,17 +111,16 @@ struct ConsumeCommand: AsyncParsableCommand {
             var printed = 0
             do {
                 while printed < limit {
-                    let records = try await member.poll(maxRecords: min(500, limit - printed), timeoutMs: 500)
-                    for record in records where printed < limit {
-                        switch format {
-                        case .value: output.appendLine(value: record.value)
-                        case .full: output.appendFull(record)
+                    let runs = try await member.pollRecords(maxRecords: min(Self.pollSize, limit - printed), timeoutMs: 500)
+                    for run in runs {
+                        for record in run.records where printed < limit {
+                            try output.append(record, partition: run.topicPartition.partition, format: format)
+                            printed += 1
                         }
-                        printed += 1
                     }
                     try output.flush()
-                    if !records.isEmpty { try await member.commit() }
-                    if exitAtEnd && records.isEmpty {
+                    if !runs.isEmpty { try await member.commit() }
+                    if exitAtEnd && runs.isEmpty {
                         let assigned = await member.assignment
                         let ends = try await cluster.listOffsets(Dictionary(assigned.map { ($0, Int64(-1)) }, uniquingKeysWith: { a, _ in a }))
                         var atEnd = true
@@ -180,14 +182,14 @@ struct ConsumeCommand: AsyncParsableCommand {
             }
             await updateFinished()
             while printed < limit && !(exitAtEnd && unfinished.isEmpty) {
-                let records = try await consumer.poll(maxRecords: min(500, limit - printed), timeoutMs: 500)
-                for record in records where printed < limit {
-                    if exitAtEnd, let end = ends[record.topicPartition], record.offset >= end { continue }
-                    switch format {
-                    case .value: output.appendLine(value: record.value)
-                    case .full: output.appendFull(record)
+                let runs = try await consumer.pollRecords(maxRecords: min(Self.pollSize, limit - printed), timeoutMs: 500)
+                for run in runs {
+                    let end = exitAtEnd ? ends[run.topicPartition] : nil
+                    for record in run.records where printed < limit {
+                        if let end, record.offset >= end { break }
+                        try output.append(record, partition: run.topicPartition.partition, format: format)
+                        printed += 1
                     }
-                    printed += 1
                 }
                 try output.flush()
                 await updateFinished()
@@ -200,28 +202,32 @@ struct ConsumeCommand: AsyncParsableCommand {
 
 /// Buffered writes to standard output; a closed pipe ends the command quietly.
 struct StandardOutput {
+    private static let flushBytes = 1 << 20
     private var bytes: [UInt8] = []
 
-    init() { bytes.reserveCapacity(1 << 20) }
+    init() { bytes.reserveCapacity(Self.flushBytes + (64 << 10)) }
 
-    mutating func appendLine(value: ByteBuffer?) {
-        if let value { append(value) }
-        bytes.append(10)
-    }
-
-    mutating func appendFull(_ record: ConsumerRecord) {
-        bytes.append(contentsOf: "\(record.partition)\t\(record.offset)\t\(record.timestamp)\t".utf8)
-        appendNullable(record.key)
-        bytes.append(9)
-        appendNullable(record.value)
-        bytes.append(9)
-        for (index, header) in record.headers.enumerated() {
-            if index > 0 { bytes.append(UInt8(ascii: ",")) }
-            bytes.append(contentsOf: header.key.utf8)
-            bytes.append(UInt8(ascii: "="))
-            appendNullable(header.value)
+    /// `value`: the value and a newline. `full`: partition, offset, timestamp, key, value and
+    /// headers, tab-separated.
+    mutating func append(_ record: Record, partition: Int32, format: ConsumeCommand.Format) throws {
+        switch format {
+        case .value:
+            if let value = record.value { append(value) }
+        case .full:
+            bytes.append(contentsOf: "\(partition)\t\(record.offset)\t\(record.timestamp)\t".utf8)
+            appendNullable(record.key)
+            bytes.append(9)
+            appendNullable(record.value)
+            bytes.append(9)
+            for (index, header) in record.headers.enumerated() {
+                if index > 0 { bytes.append(UInt8(ascii: ",")) }
+                bytes.append(contentsOf: header.key.utf8)
+                bytes.append(UInt8(ascii: "="))
+                appendNullable(header.value)
+            }
         }
         bytes.append(10)
+        if bytes.count >= Self.flushBytes { try flush() }
     }
 
     private mutating func appendNullable(_ buffer: ByteBuffer?) {

@@ -11,10 +11,11 @@ func makeTemporaryDirectory(_ prefix: String = "logflume-aggregator-test") -> St
     return String(cString: template.withUnsafeBufferPointer { $0.baseAddress! })
 }
 
-func record(_ offset: Int64, _ value: String?, topic: String = "web", partition: Int32 = 3, timestamp: Int64 = 1_709_287_200_000, key: String? = nil) -> ConsumerRecord {
-    ConsumerRecord(
-        topic: topic, partition: partition, offset: offset, timestamp: timestamp, timestampType: .createTime,
-        key: key.map { ByteBuffer(string: $0) }, value: value.map { ByteBuffer(string: $0) }, headers: [RecordHeader(key: "host", value: ByteBuffer(string: "web-1"))]
+/// A record as a writer of topic "web", partition 3 gets it.
+func record(_ offset: Int64, _ value: String?, timestamp: Int64 = 1_709_287_200_000, key: String? = nil) -> Record {
+    Record(
+        offset: offset, timestamp: timestamp, key: key.map { ByteBuffer(string: $0) }, value: value.map { ByteBuffer(string: $0) },
+        headers: [RecordHeader(key: "host", value: ByteBuffer(string: "web-1"))]
     )
 }
 
@@ -70,10 +71,7 @@ func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, 
         defer { try? FileManager.default.removeItem(atPath: root) }
         let w = writer(root, codec: .zstd, format: .jsonl)
         try w.append(record(7, "say \"hi\"\n\tthere", key: "k"))
-        try w.append(ConsumerRecord(
-            topic: "web", partition: 3, offset: 8, timestamp: 5, timestampType: .createTime, key: nil,
-            value: ByteBuffer(bytes: [0xFF, 0x00, 0x41]), headers: []
-        ))
+        try w.append(Record(offset: 8, timestamp: 5, key: nil, value: ByteBuffer(bytes: [0xFF, 0x00, 0x41])))
         let files = try w.publish()
         #expect(files.map(\.name) == ["web-3-00000000000000000007.jsonl.zst"])
         let (status, output) = try run("/usr/bin/zstd", ["-dcq", root + "/web/dt=2024-03-01/hr=10/" + files[0].name])

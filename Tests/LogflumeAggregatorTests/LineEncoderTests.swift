@@ -6,17 +6,14 @@ import NIOCore
 import Testing
 
 @Suite struct LineEncoderTests {
-    func line(_ record: ConsumerRecord, format: OutputFormat = .jsonl, capacity: Int = 64) -> String {
+    func line(_ record: Record, topic: String = "web", format: OutputFormat = .jsonl, capacity: Int = 64) -> String {
         let buffer = LineBuffer(capacity: capacity)
-        format.lineEncoder(topic: record.topic, partition: record.partition).encode(record, into: buffer)
+        format.lineEncoder(topic: topic, partition: 4).encode(record, into: buffer)
         return String(decoding: buffer.bytes, as: UTF8.self)
     }
 
-    func make(key: [UInt8]? = nil, value: [UInt8]?, headers: [RecordHeader] = [], offset: Int64 = 1, timestamp: Int64 = 2, topic: String = "web") -> ConsumerRecord {
-        ConsumerRecord(
-            topic: topic, partition: 4, offset: offset, timestamp: timestamp, timestampType: .createTime,
-            key: key.map { ByteBuffer(bytes: $0) }, value: value.map { ByteBuffer(bytes: $0) }, headers: headers
-        )
+    func make(key: [UInt8]? = nil, value: [UInt8]?, headers: [RecordHeader] = [], offset: Int64 = 1, timestamp: Int64 = 2) -> Record {
+        Record(offset: offset, timestamp: timestamp, key: key.map { ByteBuffer(bytes: $0) }, value: value.map { ByteBuffer(bytes: $0) }, headers: headers)
     }
 
     @Test func controlCharactersQuotesAndDeleteAreEscaped() {
@@ -39,7 +36,7 @@ import Testing
 
     @Test func extremesOfEveryFieldStillParse() throws {
         let headers = [RecordHeader(key: "a\"b", value: nil), RecordHeader(key: "", value: ByteBuffer(string: ""))]
-        let text = line(make(key: [], value: nil, headers: headers, offset: .max, timestamp: .min, topic: "t\u{1}"))
+        let text = line(make(key: [], value: nil, headers: headers, offset: .max, timestamp: .min), topic: "t\u{1}")
         #expect(text ==
             #"{"topic":"t\u0001","partition":4,"offset":9223372036854775807,"timestamp":-9223372036854775808,"key":"","value":null,"headers":[{"key":"a\"b","value":null},{"key":"","value":""}]}"# + "\n")
         #expect((try? JSONSerialization.jsonObject(with: Data(text.utf8))) != nil)

@@ -40,6 +40,15 @@ struct LiveClientTests {
         return ProducerRecord(topic: topic, key: key, value: value, headers: headers, timestamp: baseTime + Int64(i))
     }
 
+    /// Creates `topic` and produces `record(i)` for i in 0..<count, waiting for every delivery.
+    static func createAndFill(_ cluster: KafkaCluster, topic: String, partitions: Int32, count: Int, record: (Int) -> ProducerRecord) async throws {
+        try await Admin(cluster: cluster).createTopic(name: topic, partitions: partitions, replicationFactor: 1)
+        let producer = try Producer(cluster: cluster)
+        for i in 0..<count { try await producer.enqueue(record(i)) }
+        try await producer.flush()
+        await producer.close()
+    }
+
     /// Reads every partition of `topic` from the start to the end offsets it has now.
     static func consumeAll(_ cluster: KafkaCluster, topic: String, configuration: ConsumerConfiguration = .init()) async throws -> [ConsumerRecord] {
         let metadata = try await cluster.topicMetadata(topic)
@@ -150,13 +159,9 @@ struct LiveClientTests {
         let broker = try LiveBroker()
         try await broker.withCluster { cluster in
             let topic = "times"
-            try await Admin(cluster: cluster).createTopic(name: topic, partitions: 1, replicationFactor: 1)
-            let producer = try Producer(cluster: cluster)
-            for i in 0..<100 {
-                try await producer.enqueue(ProducerRecord(topic: topic, partition: 0, key: nil, value: "v\(i)", timestamp: Self.baseTime + 1_000 * Int64(i)))
+            try await Self.createAndFill(cluster, topic: topic, partitions: 1, count: 100) { i in
+                ProducerRecord(topic: topic, partition: 0, key: nil, value: "v\(i)", timestamp: Self.baseTime + 1_000 * Int64(i))
             }
-            try await producer.flush()
-            await producer.close()
 
             let tp = TopicPartition(topic, 0)
             let consumer = Consumer(cluster: cluster)
@@ -186,6 +191,46 @@ struct LiveClientTests {
             try await consumer.seek(tp, to: .offset(1_000))
             let reset = try await consumer.poll(maxRecords: 1, timeoutMs: 5_000)
             #expect(reset.first?.offset == 0)
+            await consumer.close()
+        }
+    }
+
+    @Test func pollRecordsHandsOverRunsOfOnePartitionEachInOffsetOrder() async throws {
+        let broker = try LiveBroker()
+        try await broker.withCluster { cluster in
+            let topic = "runs"
+            try await Self.createAndFill(cluster, topic: topic, partitions: 3, count: 900) { i in
+                ProducerRecord(topic: topic, partition: Int32(i % 3), key: nil, value: "p\(i % 3)-\(i / 3)", timestamp: Self.baseTime + Int64(i))
+            }
+
+            let consumer = Consumer(cluster: cluster)
+            // Partition 1 starts inside a batch: the run must begin at the offset asked for.
+            try await consumer.assign([
+                TopicPartition(topic, 0): .earliest, TopicPartition(topic, 1): .offset(123), TopicPartition(topic, 2): .earliest,
+            ])
+            var values: [Int32: [String]] = [:]
+            var next: [Int32: Int64] = [0: 0, 1: 123, 2: 0]
+            var total = 0
+            var polls = 0
+            while total < 300 + 177 + 300 && polls < 200 {
+                polls += 1
+                let runs = try await consumer.pollRecords(maxRecords: 50, timeoutMs: 5_000)
+                #expect(runs.reduce(0) { $0 + $1.records.count } <= 50)
+                for run in runs {
+                    let partition = run.topicPartition.partition
+                    #expect(run.topicPartition.topic == topic)
+                    #expect(run.timestampType == .createTime)
+                    #expect(!run.records.isEmpty)
+                    #expect(run.records.map(\.offset) == Array(next[partition]!..<next[partition]! + Int64(run.records.count)))
+                    next[partition]! += Int64(run.records.count)
+                    values[partition, default: []] += run.records.map { String(buffer: $0.value!) }
+                    total += run.records.count
+                }
+            }
+            #expect(values[0] == (0..<300).map { "p0-\($0)" })
+            #expect(values[1] == (123..<300).map { "p1-\($0)" })
+            #expect(values[2] == (0..<300).map { "p2-\($0)" })
+            #expect(try await consumer.pollRecords(maxRecords: 50, timeoutMs: 200).isEmpty)
             await consumer.close()
         }
     }

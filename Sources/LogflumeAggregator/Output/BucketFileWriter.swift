@@ -69,8 +69,7 @@ final class BucketFileWriter {
     deinit { abandon() }
 
     /// Appends a record of this topic-partition; offsets must increase.
-    func append(_ record: ConsumerRecord) throws {
-        assert(record.partition == partition && record.topic == topic, "a record of another partition")
+    func append(_ record: Record) throws {
         if current == nil { current = try openPart(firstOffset: record.offset, timestamp: record.timestamp) }
         let before = current!.pending.count
         encoder.encode(record, into: current!.pending)

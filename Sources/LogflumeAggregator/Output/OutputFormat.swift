@@ -1,5 +1,6 @@
 import Foundation
 public import LogflumeClient
+import LogflumeWire
 import NIOCore
 
 /// How a record becomes a line of an output file.
@@ -49,8 +50,8 @@ struct LineEncoder {
         jsonPrefix = prefix
     }
 
-    /// Appends the record's line, newline included.
-    func encode(_ record: ConsumerRecord, into output: LineBuffer) {
+    /// Appends the line of a record of this encoder's topic-partition, newline included.
+    func encode(_ record: Record, into output: LineBuffer) {
         switch format {
         case .raw:
             let value = record.value

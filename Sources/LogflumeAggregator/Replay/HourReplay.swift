@@ -1,4 +1,5 @@
 public import LogflumeClient
+import LogflumeWire
 public import Logging
 
 /// Regenerates buckets of one topic from the broker, e.g. after an outage or to repair output:
@@ -92,16 +93,17 @@ public struct HourReplay: Sendable {
         progress(Progress(recordsRead: 0, recordsToRead: toRead, recordsWritten: 0))
         while !remaining.isEmpty {
             try Task.checkCancellation()
-            for record in try await consumer.poll(maxRecords: 2000, timeoutMs: 500) {
-                let tp = record.topicPartition
-                guard let end = ends[tp]?.offset, record.offset < end, remaining.contains(tp) else { continue }
-                read += 1
-                if record.timestamp >= first.start && record.timestamp < last.end {
+            for run in try await consumer.pollRecords(maxRecords: 2000, timeoutMs: 500) {
+                let tp = run.topicPartition
+                guard let end = ends[tp]?.offset, remaining.contains(tp) else { continue }
+                for record in run.records where record.offset < end {
+                    read += 1
+                    guard record.timestamp >= first.start && record.timestamp < last.end else { continue }
                     let bucket = options.calendar.bucket(containing: record.timestamp)
-                    let key = WriterKey(bucketStart: bucket.start, partition: record.partition)
+                    let key = WriterKey(bucketStart: bucket.start, partition: tp.partition)
                     if writers[key] == nil {
                         writers[key] = BucketFileWriter(
-                            topic: topic, partition: record.partition, directory: BucketLayout().directory(topic: topic, bucket: bucket),
+                            topic: topic, partition: tp.partition, directory: BucketLayout().directory(topic: topic, bucket: bucket),
                             settings: options.output, sink: sink, instance: instance
                         )
                     }

@@ -1,4 +1,5 @@
 import LogflumeClient
+import LogflumeWire
 import LogflumeStorage
 import Logging
 
@@ -75,28 +76,24 @@ final class AggregatorSession {
     func run(isStopping: () -> Bool) async throws {
         var pollTimeoutMs = min(config.tickIntervalMs, 500)
         while !isStopping() {
-            let records = try await member.poll(maxRecords: config.maxPollRecords, timeoutMs: pollTimeoutMs)
+            let runs = try await member.pollRecords(maxRecords: config.maxPollRecords, timeoutMs: pollTimeoutMs)
             let current = await member.generationId
             // Not a member right now: the next poll rejoins and reads again from the committed offsets.
             guard current >= 0 else { continue }
             if current != generation { try await rebuild(generation: current) }
             let now = clock.nowMilliseconds
             var tallies: [String: AggregatorMetrics.ActionTally] = [:]
-            // Records of one topic come in runs: one tally lookup per run, not per record.
-            var index = records.startIndex
-            while index < records.endIndex {
-                let topic = records[index].topic
+            // One tally lookup per run of a partition's records, not per record.
+            for run in runs {
+                let topic = run.topicPartition.topic
                 var tally = tallies[topic] ?? .init()
-                while index < records.endIndex, records[index].topic == topic {
-                    try handle(records[index], now: now, tally: &tally)
-                    index += 1
-                }
+                for record in run.records { try handle(record, of: run.topicPartition, now: now, tally: &tally) }
                 tallies[topic] = tally
             }
             for (topic, tally) in tallies { metrics.record(tally, topic: topic) }
             // A poll that found nothing suggests the partitions have caught up: tick again the
             // moment one of them turns idle, so its hour closes then rather than a tick later.
-            let idleDeadline = records.isEmpty ? machines.values.compactMap { $0.nextIdleDeadline(after: lastTickAt ?? .min) }.min() : nil
+            let idleDeadline = runs.isEmpty ? machines.values.compactMap { $0.nextIdleDeadline(after: lastTickAt ?? .min) }.min() : nil
             if lastTickAt.map({ now - $0 >= config.tickIntervalMs }) ?? true || idleDeadline.map({ now >= $0 }) == true {
                 lastTickAt = now
                 try await tick(now: now)
@@ -166,12 +163,12 @@ final class AggregatorSession {
 
     // MARK: Records
 
-    private func handle(_ record: ConsumerRecord, now: Int64, tally: inout AggregatorMetrics.ActionTally) throws {
-        guard let action = machines[record.topic]?.recordReceived(partition: record.partition, offset: record.offset, timestamp: record.timestamp, now: now)
+    private func handle(_ record: Record, of tp: TopicPartition, now: Int64, tally: inout AggregatorMetrics.ActionTally) throws {
+        guard let action = machines[tp.topic]?.recordReceived(partition: tp.partition, offset: record.offset, timestamp: record.timestamp, now: now)
         else { return }
         tally.add(action)
         guard case .append(let key, let bucket) = action else { return }
-        let writerKey = WriterKey(topic: record.topic, key: key, partition: record.partition)
+        let writerKey = WriterKey(topic: tp.topic, key: key, partition: tp.partition)
         // Consecutive records mostly go to the same file: compare with the last key before
         // hashing one (hashing the topic name per record was a tenth of the aggregator's CPU).
         if let last = lastWriter, last.key == writerKey {
@@ -183,7 +180,7 @@ final class AggregatorSession {
             writer = existing
         } else {
             writer = BucketFileWriter(
-                topic: record.topic, partition: record.partition, directory: BucketLayout().directory(topic: record.topic, bucket: bucket, kind: key.kind),
+                topic: tp.topic, partition: tp.partition, directory: BucketLayout().directory(topic: tp.topic, bucket: bucket, kind: key.kind),
                 settings: config.output, sink: sink, instance: instance
             )
             writers[writerKey] = writer
