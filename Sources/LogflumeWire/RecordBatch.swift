@@ -136,7 +136,9 @@ public struct RecordBatch: Sendable {
             throw .unsupportedCompression(Int(attributes.rawValue & 0x07))
         }
         if codec == .none { return recordsSection }
-        var output = ByteBufferAllocator().buffer(capacity: min(maxBytes, max(recordsSection.readableBytes * 4, 1024)))
+        // Empty: each codec sizes the output from what its frames declare. A guess made here was
+        // reallocated, copying every byte of it, whenever logs expanded more than the guess.
+        var output = ByteBufferAllocator().buffer(capacity: 0)
         do {
             try codec.decompress(recordsSection, into: &output, maxOutputBytes: maxBytes)
         } catch {
@@ -148,11 +150,18 @@ public struct RecordBatch: Sendable {
     /// Decodes every record. When a timestamp type is LogAppendTime, records carry the batch's
     /// max timestamp, as Kafka consumers expect.
     public func records() throws(RecordBatchError) -> [Record] {
+        try decodedRecords().records
+    }
+
+    /// `records()`, with the bytes of the (decompressed) section the records are slices of: what
+    /// holding them costs beyond the batch itself, for a consumer that bounds its memory.
+    public func decodedRecords() throws(RecordBatchError) -> (records: [Record], sectionBytes: Int) {
         let section = try uncompressedRecords()
         let logAppendTime = attributes.timestampType == .logAppendTime ? maxTimestamp : nil
-        return try Record.decodeSection(
+        let records = try Record.decodeSection(
             section, count: Int(recordsCount), baseOffset: baseOffset, baseTimestamp: baseTimestamp, timestampOverride: logAppendTime
         )
+        return (records, section.readableBytes)
     }
 
     /// Full check a broker does before accepting a producer's batch: every record decodes, the
