@@ -39,6 +39,8 @@ let package = Package(
         .target(name: "CCRC32C", path: "Sources/CCRC32C", cSettings: [.unsafeFlags(["-O3"])]),
         // fallocate(2) for segment preallocation (Glibc hides it behind _GNU_SOURCE).
         .target(name: "CFileSpace", path: "Sources/CFileSpace"),
+        // mallopt(3) for the readers of compressed batches (Swift's Glibc module lacks malloc.h).
+        .target(name: "CHeap", path: "Sources/CHeap"),
 
         .target(
             name: "LogflumeCompression",
@@ -130,7 +132,7 @@ let package = Package(
             name: "logflume",
             dependencies: [
                 "LogflumeWire", "LogflumeStorage", "LogflumeBroker", "LogflumeClient", "LogflumeConfig",
-                "LogflumeMetrics", "LogflumeAgent", "LogflumeAggregator",
+                "LogflumeMetrics", "LogflumeAgent", "LogflumeAggregator", "CHeap",
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

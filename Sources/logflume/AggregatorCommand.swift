@@ -67,6 +67,7 @@ struct AggregatorCommand: AsyncParsableCommand {
         var output: String?
 
         func run() async throws {
+            HeapRetention.keepFreedMemoryForReuse()
             let settings = try AggregatorCommand.settings(config: config, bootstrap: bootstrap, output: output)
             guard !settings.topics.isEmpty else { throw ValidationError("no topics: set kafka.topics in the configuration file") }
             let logger = makeLogger(level: Logger.Level(rawValue: settings.logLevel) ?? .info)
@@ -121,6 +122,7 @@ struct AggregatorCommand: AsyncParsableCommand {
         var bootstrap: String?
 
         func run() async throws {
+            HeapRetention.keepFreedMemoryForReuse()
             let settings = try AggregatorCommand.settings(config: config, bootstrap: bootstrap, output: output)
             guard let fromMs = EventTime.parse(from) else { throw ValidationError("--from '\(from)' is not a time like 2026-11-20T10:00Z") }
             guard let toMs = EventTime.parse(to) else { throw ValidationError("--to '\(to)' is not a time like 2026-11-20T14:00Z") }
