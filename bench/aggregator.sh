@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The aggregator (issue 6) next to the raw consume rate, in one run on loopback:
 #   1. a topic filled by the agent from a generated 1,000,000-line nginx access log (3 hours);
-#   2. kcat -C of the whole topic to /dev/null: the raw consume rate (records/s);
+#   2. kcat -C of the whole topic to /dev/null, exiting on its last record (-c; -e alone adds the
+#      500 ms the broker holds the empty fetch at the end): the raw consume rate (records/s);
 #   3. the aggregator writing JSON lines and raw lines, each with gzip and with zstd,
 #      from the same topic, each timed from its start until every hour has its _SUCCESS marker
 #      (the 200 ms idle timeout that lets the last hour close is included; the broker forms groups
