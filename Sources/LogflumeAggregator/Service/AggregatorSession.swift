@@ -83,11 +83,14 @@ final class AggregatorSession {
             if current != generation { try await rebuild(generation: current) }
             let now = clock.nowMilliseconds
             var tallies: [String: AggregatorMetrics.ActionTally] = [:]
-            // One tally lookup per run of a partition's records, not per record.
+            // The topic's state machine and tally are looked up once per run of a partition's
+            // records, not per record (hashing the topic name per record cost ~1% of the CPU).
             for run in runs {
                 let topic = run.topicPartition.topic
+                guard var machine = machines.removeValue(forKey: topic) else { continue }
+                defer { machines[topic] = machine }
                 var tally = tallies[topic] ?? .init()
-                for record in run.records { try handle(record, of: run.topicPartition, now: now, tally: &tally) }
+                for record in run.records { try handle(record, of: run.topicPartition, machine: &machine, now: now, tally: &tally) }
                 tallies[topic] = tally
             }
             for (topic, tally) in tallies { metrics.record(tally, topic: topic) }
@@ -163,9 +166,10 @@ final class AggregatorSession {
 
     // MARK: Records
 
-    private func handle(_ record: Record, of tp: TopicPartition, now: Int64, tally: inout AggregatorMetrics.ActionTally) throws {
-        guard let action = machines[tp.topic]?.recordReceived(partition: tp.partition, offset: record.offset, timestamp: record.timestamp, now: now)
-        else { return }
+    private func handle(
+        _ record: Record, of tp: TopicPartition, machine: inout AggregationStateMachine, now: Int64, tally: inout AggregatorMetrics.ActionTally
+    ) throws {
+        let action = machine.recordReceived(partition: tp.partition, offset: record.offset, timestamp: record.timestamp, now: now)
         tally.add(action)
         guard case .append(let key, let bucket) = action else { return }
         let writerKey = WriterKey(topic: tp.topic, key: key, partition: tp.partition)
