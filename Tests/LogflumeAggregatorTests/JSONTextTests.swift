@@ -26,6 +26,48 @@ struct JSONTextTests {
         }
     }
 
+    /// The escaping JSON asks for, one byte at a time: the reference the word-wise scan must match.
+    func escapedByteByByte(_ bytes: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = [0x22]
+        for byte in bytes {
+            switch byte {
+            case 0x22: out += Array(#"\""#.utf8)
+            case 0x5C: out += Array(#"\\"#.utf8)
+            case 0x0A: out += Array(#"\n"#.utf8)
+            case 0x0D: out += Array(#"\r"#.utf8)
+            case 0x09: out += Array(#"\t"#.utf8)
+            case 0..<0x20, 0x7F: out += Array(String(format: "\\u%04x", Int(byte)).utf8)
+            default: out.append(byte)
+            }
+        }
+        return out + [0x22]
+    }
+
+    @Test("an escape at every position of a word, a second one after it, and bytes past ASCII: as escaped byte by byte")
+    func escapesAtEveryPosition() {
+        for length in 1..<26 {
+            for position in 0..<length {
+                for escape: UInt8 in [0x00, 0x0A, 0x1F, 0x22, 0x5C, 0x7F] {
+                    for second in [nil, position + 1, length - 1] {
+                        var bytes = [UInt8](repeating: UInt8(ascii: "a"), count: length)
+                        bytes[position] = escape
+                        if let second, second < length, second != position { bytes[second] = 0x22 }
+                        let output = written { cursor in
+                            #expect(!bytes.withUnsafeBytes { JSONText.putString($0, into: &cursor) })
+                        }
+                        #expect(output == escapedByteByByte(bytes), "length \(length), escape \(escape) at \(position), quote at \(second.map(String.init) ?? "-")")
+                    }
+                }
+                var accented = [UInt8](repeating: UInt8(ascii: "b"), count: length)
+                accented[position] = 0xC3
+                let sawHighByte = LineBuffer(capacity: 64)
+                sawHighByte.write(atMost: 64) { cursor in
+                    #expect(accented.withUnsafeBytes { JSONText.putString($0, into: &cursor) }, "0xC3 at \(position) of \(length)")
+                }
+            }
+        }
+    }
+
     @Test("integers, including the extremes")
     func integers() {
         for value: Int64 in [0, 7, -7, 10, 1_795_161_600_000, .max, .min] {
