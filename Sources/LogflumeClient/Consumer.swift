@@ -112,8 +112,15 @@ public struct ConsumedRecords: Sendable {
     /// How the timestamps were set. For LogAppendTime topics they are already the broker's append
     /// time (the batch's max timestamp).
     public let timestampType: TimestampType
-    /// In offset order; never empty.
+    /// In offset order; never empty. A slice of the batch's records: its indices start at
+    /// `records.startIndex`, not 0.
     public let records: ArraySlice<Record>
+
+    public init(topicPartition: TopicPartition, timestampType: TimestampType, records: ArraySlice<Record>) {
+        self.topicPartition = topicPartition
+        self.timestampType = timestampType
+        self.records = records
+    }
 }
 
 extension Array where Element == ConsumedRecords {
@@ -399,7 +406,7 @@ public actor Consumer {
                     let run = state.records[state.recordIndex..<end]
                     out.append(ConsumedRecords(topicPartition: tp, timestampType: state.timestampType, records: run))
                     taken += run.count
-                    state.position = run[end - 1].offset + 1
+                    state.position = Swift.max(state.position, run[end - 1].offset + 1)
                     state.recordIndex = end
                 }
                 continue

@@ -58,6 +58,9 @@ extension Record {
         var raw: UnsafeRawBufferPointer?
         var records: [Record] = []
         var headers: [RecordHeader] = []
+        /// Compaction leaves gaps, but offsets within a batch only ever rise; consumers hand out
+        /// runs of records and move their position to a run's last offset.
+        var previousOffsetDelta: Int64 = -1
 
         init(section: ByteBuffer, baseOffset: Int64, baseTimestamp: Int64, timestampOverride: Int64?) {
             self.section = section
@@ -70,7 +73,13 @@ extension Record {
             range.map { section.getSlice(at: section.readerIndex + $0.lowerBound, length: $0.count)! }
         }
 
-        func recordStarted(index: Int, offsetDelta: Int64) -> RecordBatchError? { nil }
+        mutating func recordStarted(index: Int, offsetDelta: Int64) -> RecordBatchError? {
+            guard offsetDelta > previousOffsetDelta else {
+                return .inconsistent("record \(index) has offset delta \(offsetDelta), not above the previous record's \(previousOffsetDelta)")
+            }
+            previousOffsetDelta = offsetDelta
+            return nil
+        }
 
         mutating func header(key: Range<Int>, value: Range<Int>?) {
             let name = String(decoding: UnsafeRawBufferPointer(rebasing: raw![key]), as: UTF8.self)

@@ -153,15 +153,16 @@ public struct RecordBatch: Sendable {
         try decodedRecords().records
     }
 
-    /// `records()`, with the bytes of the (decompressed) section the records are slices of: what
-    /// holding them costs beyond the batch itself, for a consumer that bounds its memory.
+    /// `records()`, with the memory of the (decompressed) section the records are slices of (its
+    /// buffer's capacity): what holding them costs beyond the batch itself, for a consumer that
+    /// bounds its memory.
     public func decodedRecords() throws(RecordBatchError) -> (records: [Record], sectionBytes: Int) {
         let section = try uncompressedRecords()
         let logAppendTime = attributes.timestampType == .logAppendTime ? maxTimestamp : nil
         let records = try Record.decodeSection(
             section, count: Int(recordsCount), baseOffset: baseOffset, baseTimestamp: baseTimestamp, timestampOverride: logAppendTime
         )
-        return (records, section.readableBytes)
+        return (records, section.capacity)
     }
 
     /// Full check a broker does before accepting a producer's batch: every record decodes, the

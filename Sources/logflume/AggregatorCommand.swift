@@ -67,10 +67,10 @@ struct AggregatorCommand: AsyncParsableCommand {
         var output: String?
 
         func run() async throws {
-            HeapRetention.keepFreedMemoryForReuse()
             let settings = try AggregatorCommand.settings(config: config, bootstrap: bootstrap, output: output)
             guard !settings.topics.isEmpty else { throw ValidationError("no topics: set kafka.topics in the configuration file") }
             let logger = makeLogger(level: Logger.Level(rawValue: settings.logLevel) ?? .info)
+            HeapRetention.keepFreedMemoryForReuse(logger: logger)
             try await AggregatorCommand.withCluster(settings, logger: logger) { cluster in
                 MetricsRegistry.bootstrap()
                 let service = AggregatorService(config: settings, cluster: cluster, logger: logger)
@@ -122,13 +122,13 @@ struct AggregatorCommand: AsyncParsableCommand {
         var bootstrap: String?
 
         func run() async throws {
-            HeapRetention.keepFreedMemoryForReuse()
             let settings = try AggregatorCommand.settings(config: config, bootstrap: bootstrap, output: output)
             guard let fromMs = EventTime.parse(from) else { throw ValidationError("--from '\(from)' is not a time like 2026-11-20T10:00Z") }
             guard let toMs = EventTime.parse(to) else { throw ValidationError("--to '\(to)' is not a time like 2026-11-20T14:00Z") }
             guard fromMs < toMs else { throw ValidationError("--from must be before --to") }
             guard let marginMs = ConfigValues.parseDuration(margin), marginMs >= 0 else { throw ValidationError("--margin '\(margin)' is not a duration") }
             let logger = makeLogger(level: .warning)
+            HeapRetention.keepFreedMemoryForReuse(logger: logger)
             var options = HourReplay.Options(topic: topic, from: fromMs, to: toMs, calendar: settings.calendar)
             options.output = settings.output
             options.marginMs = marginMs

@@ -142,6 +142,27 @@ import Testing
         #expect(try RecordBatch(validating: edge).nextOffset == Int64.max)
     }
 
+    /// Offsets inside a batch may have gaps (compaction) but never go back: a consumer hands out
+    /// runs of records and moves its position to a run's last offset. Two records
+    /// `[length 7][attributes][timestamp delta][offset delta][key -1][value length 1]["a"][0 headers]`:
+    /// the second one's offset delta is rewritten (zig-zag: 0 is 0, 4 is 2), CRC fixed up.
+    @Test func offsetDeltasThatDoNotRiseAreRefusedAndGapsAreKept() throws {
+        var builder = RecordBatchBuilder()
+        for _ in 0..<2 { builder.append(key: nil, value: Array("a".utf8), timestamp: 0) }
+        let good = try builder.build().bytes
+        func secondDelta(_ zigzag: UInt8) throws -> RecordBatch {
+            var copy = good
+            copy.setInteger(zigzag, at: RecordBatch.headerSize + 8 + 3)
+            copy.setInteger(RecordBatch.computeCRC(of: copy), at: RecordBatch.Field.crc)
+            return try RecordBatch(validating: copy)
+        }
+        #expect(try secondDelta(2).records().map(\.offset) == [0, 1])
+        #expect(throws: RecordBatchError.self) { try secondDelta(0).records() }
+        #expect(try secondDelta(4).records().map(\.offset) == [0, 2])
+        // What a producer sends must have no gaps.
+        #expect(throws: RecordBatchError.self) { try secondDelta(4).validateRecords() }
+    }
+
     /// Varints of 32-bit fields take at most 5 bytes, as Kafka reads them. The value length of
     /// one record (1 byte, then 9 value bytes) is rewritten over-long in the same 10 bytes: 5
     /// bytes for 5 (accepted, a 5-byte value) or 6 bytes for 4 (refused).

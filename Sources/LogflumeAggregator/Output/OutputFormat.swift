@@ -166,7 +166,8 @@ enum JSONText {
             putEscaped(byte, into: &cursor)
         }
         while index + 8 <= count {
-            let word = bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+            // Little-endian whatever the host, so the lowest flag is the first byte.
+            let word = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self))
             highBits |= word
             let flags = escapeFlags(word)
             if flags == 0 {

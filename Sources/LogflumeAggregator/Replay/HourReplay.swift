@@ -96,7 +96,8 @@ public struct HourReplay: Sendable {
             for run in try await consumer.pollRecords(maxRecords: 2000, timeoutMs: 500) {
                 let tp = run.topicPartition
                 guard let end = ends[tp]?.offset, remaining.contains(tp) else { continue }
-                for record in run.records where record.offset < end {
+                for record in run.records {
+                    if record.offset >= end { break }
                     read += 1
                     guard record.timestamp >= first.start && record.timestamp < last.end else { continue }
                     let bucket = options.calendar.bucket(containing: record.timestamp)
