@@ -163,6 +163,33 @@ import Testing
         #expect(throws: RecordBatchError.self) { try secondDelta(4).validateRecords() }
     }
 
+    /// Records with the same header bytes share one decoded array; any difference (a value, a
+    /// key, null against empty, one header more) gets its own.
+    @Test func repeatedHeadersDecodeAsTheyWereWritten() throws {
+        let host = RecordHeader(key: "host", value: ByteBuffer(string: "web-1"))
+        let variants: [[RecordHeader]] = [
+            [host, RecordHeader(key: "path", value: ByteBuffer(string: "/var/log/a.log"))],
+            [host, RecordHeader(key: "path", value: ByteBuffer(string: "/var/log/a.log"))],
+            [host, RecordHeader(key: "path", value: ByteBuffer(string: "/var/log/b.log"))],
+            [host, RecordHeader(key: "path", value: ByteBuffer(string: "/var/log/b.log"))],
+            [host, RecordHeader(key: "file", value: ByteBuffer(string: "/var/log/b.log"))],
+            [host, RecordHeader(key: "file", value: nil)],
+            [host, RecordHeader(key: "file", value: ByteBuffer())],
+            [host],
+            [],
+            [host],
+            [host, host],
+        ]
+        for codec in [CompressionCodec.none, .zstd] {
+            var builder = RecordBatchBuilder(compression: codec)
+            for (i, headers) in variants.enumerated() {
+                builder.append(key: nil, value: Array("line \(i)".utf8), headers: headers, timestamp: 0)
+            }
+            let records = try builder.build().records()
+            #expect(records.map(\.headers) == variants)
+        }
+    }
+
     /// Varints of 32-bit fields take at most 5 bytes, as Kafka reads them. The value length of
     /// one record (1 byte, then 9 value bytes) is rewritten over-long in the same 10 bytes: 5
     /// bytes for 5 (accepted, a 5-byte value) or 6 bytes for 4 (refused).
