@@ -816,8 +816,7 @@ struct FetchedBatch: Sendable {
         do throws(RecordBatchError) {
             let decoded = try batch.decodedRecords()
             records = .success(decoded.records)
-            if batch.attributes.compression != CompressionCodec.none { heldBytes += decoded.sectionBytes }
-            heldBytes += decoded.records.count * MemoryLayout<Record>.stride
+            heldBytes += decoded.decompressedBytes + decoded.records.count * MemoryLayout<Record>.stride
         } catch {
             records = .failure(error)
         }

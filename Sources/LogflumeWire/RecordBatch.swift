@@ -153,16 +153,16 @@ public struct RecordBatch: Sendable {
         try decodedRecords().records
     }
 
-    /// `records()`, with the memory of the (decompressed) section the records are slices of (its
-    /// buffer's capacity): what holding them costs beyond the batch itself, for a consumer that
-    /// bounds its memory.
-    public func decodedRecords() throws(RecordBatchError) -> (records: [Record], sectionBytes: Int) {
+    /// `records()`, with the memory of the decompressed copy of the section the records are slices
+    /// of (its buffer's capacity; 0 when uncompressed, the records being slices of the batch):
+    /// what holding them costs beyond the batch itself, for a consumer that bounds its memory.
+    public func decodedRecords() throws(RecordBatchError) -> (records: [Record], decompressedBytes: Int) {
         let section = try uncompressedRecords()
         let logAppendTime = attributes.timestampType == .logAppendTime ? maxTimestamp : nil
         let records = try Record.decodeSection(
             section, count: Int(recordsCount), baseOffset: baseOffset, baseTimestamp: baseTimestamp, timestampOverride: logAppendTime
         )
-        return (records, section.capacity)
+        return (records, attributes.compression == CompressionCodec.none ? 0 : section.capacity)
     }
 
     /// Full check a broker does before accepting a producer's batch: every record decodes, the

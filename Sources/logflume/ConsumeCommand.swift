@@ -112,12 +112,7 @@ struct ConsumeCommand: AsyncParsableCommand {
             do {
                 while printed < limit {
                     let runs = try await member.pollRecords(maxRecords: min(Self.pollSize, limit - printed), timeoutMs: 500)
-                    for run in runs {
-                        for record in run.records where printed < limit {
-                            try output.append(record, partition: run.topicPartition.partition, format: format)
-                            printed += 1
-                        }
-                    }
+                    printed += try output.append(runs, format: format)
                     try output.flush()
                     if !runs.isEmpty { try await member.commit() }
                     if exitAtEnd && runs.isEmpty {
@@ -183,14 +178,7 @@ struct ConsumeCommand: AsyncParsableCommand {
             await updateFinished()
             while printed < limit && !(exitAtEnd && unfinished.isEmpty) {
                 let runs = try await consumer.pollRecords(maxRecords: min(Self.pollSize, limit - printed), timeoutMs: 500)
-                for run in runs {
-                    let end = exitAtEnd ? ends[run.topicPartition] : nil
-                    for record in run.records where printed < limit {
-                        if let end, record.offset >= end { break }
-                        try output.append(record, partition: run.topicPartition.partition, format: format)
-                        printed += 1
-                    }
-                }
+                printed += try output.append(runs, format: format, before: exitAtEnd ? ends : [:])
                 try output.flush()
                 await updateFinished()
             }
@@ -207,9 +195,25 @@ struct StandardOutput {
 
     init() { bytes.reserveCapacity(Self.flushBytes + (64 << 10)) }
 
+    /// Appends the records of `runs` below their partition's offset in `ends` (all of a
+    /// partition that has none); returns how many. Polls ask for no more than `--max-records`
+    /// leaves, so every record handed over is printed.
+    mutating func append(_ runs: [ConsumedRecords], format: ConsumeCommand.Format, before ends: [TopicPartition: Int64] = [:]) throws -> Int {
+        var count = 0
+        for run in runs {
+            let end = ends[run.topicPartition] ?? .max
+            for record in run.records {
+                if record.offset >= end { break }
+                try append(record, partition: run.topicPartition.partition, format: format)
+                count += 1
+            }
+        }
+        return count
+    }
+
     /// `value`: the value and a newline. `full`: partition, offset, timestamp, key, value and
     /// headers, tab-separated.
-    mutating func append(_ record: Record, partition: Int32, format: ConsumeCommand.Format) throws {
+    private mutating func append(_ record: Record, partition: Int32, format: ConsumeCommand.Format) throws {
         switch format {
         case .value:
             if let value = record.value { append(value) }

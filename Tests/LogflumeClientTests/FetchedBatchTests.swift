@@ -19,7 +19,7 @@ import Testing
         let fetched = FetchedBatch(batch)
         let records = try fetched.records.get()
         #expect(records.count == 1_000)
-        let section = try batch.decodedRecords().sectionBytes
+        let section = try batch.decodedRecords().decompressedBytes
         #expect(fetched.heldBytes == batch.sizeInBytes + section + 1_000 * MemoryLayout<Record>.stride)
         // Repetitive log lines: the compressed batch alone would undercount by far.
         #expect(fetched.heldBytes > 5 * batch.sizeInBytes)
