@@ -1,5 +1,7 @@
 import Dispatch
 import LogflumeWire
+import NIOCore
+import NIOPosix
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -11,8 +13,15 @@ import Glibc
 /// encodes records, both cores compress, and the bytes are the same as compressing one chunk
 /// after the other.
 final class CompressedPartFile: Sendable {
-    /// Shared by all parts of the process; as wide as the machine.
-    static let workers = DispatchQueue(label: "logflume.aggregator.compression", attributes: .concurrent)
+    /// Shared by all parts of the process; as many threads as cores. Not Dispatch's global pool,
+    /// which Swift concurrency's tasks run on: the session waits in `write` whenever compression
+    /// is behind, and there the thread it blocked was one compression could not use, so on two
+    /// cores chunks compressed on one (a pool of its own made gzip output 20-45% faster).
+    static let workers: NIOThreadPool = {
+        let pool = NIOThreadPool(numberOfThreads: System.coreCount)
+        pool.start()
+        return pool
+    }()
     /// Chunks handed over and not yet written, per part: bounds memory when compression is the
     /// slower side, and is enough to keep two cores busy on one part.
     private static let maxChunksInFlight = 8
@@ -49,7 +58,7 @@ final class CompressedPartFile: Sendable {
         slots.wait()
         let sequence = nextChunk.wrappingAdd(1, ordering: .relaxed).oldValue
         inFlight.enter()
-        Self.workers.async { [self] in
+        Self.workers.submit { [self] _ in
             defer {
                 slots.signal()
                 inFlight.leave()
