@@ -63,6 +63,18 @@ struct LineCursor {
         position += 1
     }
 
+    /// Stores 8 bytes without moving: the caller advances past those that count. Only for a
+    /// line whose reservation holds them.
+    @inline(__always)
+    mutating func putWord(_ word: UInt64) {
+        position.storeBytes(of: word, as: UInt64.self)
+    }
+
+    @inline(__always)
+    mutating func advance(by count: Int) {
+        position += count
+    }
+
     @inline(__always)
     mutating func put(_ bytes: UnsafeRawBufferPointer) {
         guard let source = bytes.baseAddress, bytes.count > 0 else { return }

@@ -1,5 +1,4 @@
 import Foundation
-public import LogflumeClient
 import LogflumeWire
 import NIOCore
 
@@ -145,45 +144,43 @@ enum JSONText {
         byte < 0x20 || byte == 0x22 || byte == 0x5C || byte == 0x7F
     }
 
-    /// A quoted JSON string of the bytes. Clean stretches are found 8 bytes at a time and copied
-    /// whole; a word with a byte to escape jumps straight to it (nginx lines quote several fields
-    /// each, so going byte by byte through such words was a third of the scan).
+    /// A quoted JSON string of the bytes, scanned and copied 8 bytes at a time: each word is
+    /// stored whole and the cursor advances past its clean bytes only, so a word with a byte to
+    /// escape jumps straight to it (nginx lines quote several fields each) and no clean stretch
+    /// needs a copy call of its own. Storing 8 bytes where fewer count stays inside the line's
+    /// reservation, which allows at least a byte of output for each of the 8 bytes read.
     /// - Returns: whether a byte past ASCII was seen (the caller checks UTF-8 validity).
     @discardableResult
     static func putString(_ bytes: UnsafeRawBufferPointer, into cursor: inout LineCursor) -> Bool {
         cursor.put(0x22)
         let count = bytes.count
-        var runStart = 0
         var index = 0
         var highBits: UInt64 = 0
-        /// Copies the clean run before `position` and writes the byte there escaped, if it needs it.
-        @inline(__always)
-        func escapeIfNeeded(at position: Int) {
-            let byte = bytes[position]
-            guard needsEscape(byte) else { return }
-            if runStart < position { cursor.put(UnsafeRawBufferPointer(rebasing: bytes[runStart..<position])) }
-            runStart = position + 1
-            putEscaped(byte, into: &cursor)
-        }
         while index + 8 <= count {
+            let raw = bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self)
             // Little-endian whatever the host, so the lowest flag is the first byte.
-            let word = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self))
+            let word = UInt64(littleEndian: raw)
             highBits |= word
             let flags = escapeFlags(word)
+            cursor.putWord(raw)
             if flags == 0 {
                 index += 8
+                cursor.advance(by: 8)
                 continue
             }
-            index += flags.trailingZeroBitCount >> 3
-            escapeIfNeeded(at: index)
+            let clean = flags.trailingZeroBitCount >> 3
+            cursor.advance(by: clean)
+            index += clean
+            let byte = bytes[index]
+            if needsEscape(byte) { putEscaped(byte, into: &cursor) } else { cursor.put(byte) }
             index += 1
         }
         while index < count {
-            escapeIfNeeded(at: index)
-            highBits |= UInt64(bytes[index])
+            let byte = bytes[index]
+            if needsEscape(byte) { putEscaped(byte, into: &cursor) } else { cursor.put(byte) }
+            highBits |= UInt64(byte)
             index += 1
         }
-        if runStart < count { cursor.put(UnsafeRawBufferPointer(rebasing: bytes[runStart...])) }
         cursor.put(0x22)
         return highBits & 0x8080_8080_8080_8080 != 0
     }
