@@ -3,11 +3,13 @@
 #   1. a topic filled by the agent from a generated 1,000,000-line nginx access log (3 hours);
 #   2. kcat -C of the whole topic to /dev/null, exiting on its last record (-c; -e alone adds the
 #      500 ms the broker holds the empty fetch at the end): the raw consume rate (records/s);
-#   3. the aggregator writing JSON lines and raw lines, each with gzip and with zstd,
-#      from the same topic, each timed from its start until every hour has its _SUCCESS marker
-#      (the 200 ms idle timeout that lets the last hour close is included; the broker forms groups
-#      at once). Goal: >= 0.7 x the raw rate. Next to each, what compressing that output alone
-#      costs one core (libdeflate-gzip -6 / zstd -3 on the decompressed part files).
+#   3. the aggregator writing JSON lines and raw lines, each with gzip and with zstd at their
+#      default levels (6 and 3) and with gzip level 1, from the same topic, each timed from its start until its records_bucketed_total counter
+#      (/metrics) reaches the topic's record count, every record written into its hour's part file
+#      (the rate; goal: >= 0.7 x the raw rate), and until every hour has its _SUCCESS marker (adds
+#      the 200 ms idle timeout that lets the last hour close and the empty hours' markers up to
+#      now; reported next to it). The broker forms groups at once. Next to each, what compressing
+#      that output alone costs one core (libdeflate-gzip -6 / zstd -3 on the decompressed part files).
 #   4. latency: minute buckets with a 5 s delay; a line per 50 ms; the time from a minute's last
 #      line written to its marker. Goal: delay + at most 10 s.
 # Environment: RUNS (default 3), LINES (default 1000000), LATENCY_SECONDS (default 150),
