@@ -1,4 +1,5 @@
 import LogflumeAggregator
+import LogflumeWire
 import Testing
 
 /// ms since the epoch of an ISO time, for readable tests.
@@ -199,6 +200,65 @@ private let minute: Int64 = 60_000
         _ = m.tick(now: now, caughtUp: [])
         #expect(m.watermark == now + AggregationSettings().maxFutureSkewMs)
         #expect(m.closedThrough(of: 0) == at("2024-03-01T13:00Z"))
+    }
+
+    /// Feeds each partition's records to `one` record by record and to `run` as one run; the
+    /// actions must be the same, and each record handed over with its own action.
+    @discardableResult
+    private func feed(
+        _ records: [Int32: [(offset: Int64, time: String)]], one: inout AggregationStateMachine, run: inout AggregationStateMachine
+    ) -> [RecordAction] {
+        var all: [RecordAction] = []
+        for (partition, list) in records.sorted(by: { $0.key < $1.key }) {
+            let expected = list.map { one.recordReceived(partition: partition, offset: $0.offset, timestamp: at("2024-03-01T\($0.time)Z"), now: now) }
+            let batch = list.map { Record(offset: $0.offset, timestamp: at("2024-03-01T\($0.time)Z"), key: nil, value: nil) }
+            var got: [(Int64, RecordAction)] = []
+            run.recordsReceived(partition: partition, batch[...], now: now) { record, action in got.append((record.offset, action)) }
+            #expect(got.map(\.0) == list.map(\.offset))
+            #expect(got.map(\.1) == expected)
+            all += expected
+        }
+        return all
+    }
+
+    @Test func aRunOfRecordsGetsTheActionsAndStateItsRecordsGetOneByOne() {
+        for policy in LatePolicy.allCases {
+            var one = machine(delay: 0, late: policy, partitions: [0, 1])
+            var run = one
+            // Back and forth across an hour boundary, on two partitions.
+            feed([0: [(0, "10:10"), (1, "10:20"), (2, "11:05"), (3, "10:59"), (4, "11:10"), (5, "11:11")], 1: [(0, "11:01"), (1, "10:30"), (2, "11:30")]],
+                 one: &one, run: &run)
+            for hour in ["10:00", "11:00"] {
+                for partition: Int32 in [0, 1] {
+                    let key = BucketKey(bucketStart: at("2024-03-01T\(hour)Z"), kind: .main)
+                    #expect(run.openSlice(key, partition: partition) == one.openSlice(key, partition: partition))
+                }
+            }
+            #expect(run.tick(now: now, caughtUp: []) == one.tick(now: now, caughtUp: []))
+            // Hour 10 is closed: late records (each policy) mixed with records of open hours.
+            let late = feed([0: [(6, "10:40"), (7, "12:01"), (8, "10:41"), (9, "10:42")], 1: [(3, "12:02"), (4, "10:05")]], one: &one, run: &run)
+            #expect(late.filter { if case .dropLate = $0 { true } else if case .append(let key, _) = $0 { key.kind != .main } else { false } }.count == 4)
+            #expect(run.tick(now: now, caughtUp: []) == one.tick(now: now, caughtUp: []))
+            let plan = one.commitPlan()
+            #expect(run.commitPlan() == plan)
+            #expect(run.safeOffset(of: 0) == one.safeOffset(of: 0))
+
+            // Restarted from that commit, records at or below hour 10's fence are skipped alike.
+            let restart = { (committed: SafeCommit) -> AggregationStateMachine in
+                var m = machine(delay: 0, late: policy, partitions: [])
+                m.partitionAssigned(0, recovery: PartitionRecovery(committedOffset: committed.offset, progress: committed.metadata), now: now)
+                return m
+            }
+            guard let zero = plan.first(where: { $0.partition == 0 }) else { Issue.record("no commit for partition 0"); continue }
+            var oneAgain = restart(zero)
+            var runAgain = restart(zero)
+            let replayed: [(offset: Int64, time: String)] = (zero.offset...9).map { ($0, $0 % 2 == 0 ? "10:50" : "12:30") }
+            let again = feed([0: replayed], one: &oneAgain, run: &runAgain)
+            // (Dropping leaves hour 10 no fence above the safe offset, so nothing to skip.)
+            #expect(again.contains { if case .skipBelowFence = $0 { true } else { false } } == (policy != .drop))
+            #expect(runAgain.tick(now: now, caughtUp: []) == oneAgain.tick(now: now, caughtUp: []))
+            #expect(runAgain.commitPlan() == oneAgain.commitPlan())
+        }
     }
 
     @Test func progressMetadataRoundTripsAndStaysShort() {

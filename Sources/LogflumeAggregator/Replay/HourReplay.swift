@@ -109,11 +109,8 @@ public struct HourReplay: Sendable {
                         )
                     }
                     try writers[key]!.append(record)
-                    if slices[key] == nil {
-                        slices[key] = BucketSlice(offset: record.offset, timestamp: record.timestamp)
-                    } else {
-                        slices[key]!.add(offset: record.offset, timestamp: record.timestamp)
-                    }
+                    let slice = BucketSlice(offset: record.offset, timestamp: record.timestamp)
+                    if slices[key] == nil { slices[key] = slice } else { slices[key]!.add(slice) }
                     written += 1
                 }
             }

@@ -90,7 +90,11 @@ final class AggregatorSession {
                 guard var machine = machines.removeValue(forKey: topic) else { continue }
                 defer { machines[topic] = machine }
                 var tally = tallies[topic] ?? .init()
-                for record in run.records { try handle(record, of: run.topicPartition, machine: &machine, now: now, tally: &tally) }
+                try machine.recordsReceived(partition: run.topicPartition.partition, run.records, now: now) { record, action in
+                    tally.add(action)
+                    guard case .append(let key, let bucket) = action else { return }
+                    try append(record, of: run.topicPartition, key: key, bucket: bucket)
+                }
                 tallies[topic] = tally
             }
             for (topic, tally) in tallies { metrics.record(tally, topic: topic) }
@@ -166,12 +170,7 @@ final class AggregatorSession {
 
     // MARK: Records
 
-    private func handle(
-        _ record: Record, of tp: TopicPartition, machine: inout AggregationStateMachine, now: Int64, tally: inout AggregatorMetrics.ActionTally
-    ) throws {
-        let action = machine.recordReceived(partition: tp.partition, offset: record.offset, timestamp: record.timestamp, now: now)
-        tally.add(action)
-        guard case .append(let key, let bucket) = action else { return }
+    private func append(_ record: Record, of tp: TopicPartition, key: BucketKey, bucket: Bucket) throws {
         let writerKey = WriterKey(topic: tp.topic, key: key, partition: tp.partition)
         // Consecutive records mostly go to the same file: compare with the last key before
         // hashing one (hashing the topic name per record was a tenth of the aggregator's CPU).

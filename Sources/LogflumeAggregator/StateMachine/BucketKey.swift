@@ -57,11 +57,12 @@ public struct BucketSlice: Hashable, Sendable {
         self.init(firstOffset: offset, lastOffset: offset, records: 1, minTimestamp: timestamp, maxTimestamp: timestamp)
     }
 
-    mutating func add(offset: Int64, timestamp: Int64) {
-        lastOffset = max(lastOffset, offset)
-        firstOffset = min(firstOffset, offset)
-        records += 1
-        minTimestamp = min(minTimestamp, timestamp)
-        maxTimestamp = max(maxTimestamp, timestamp)
+    /// Takes in the records of `other`, which are not already in this slice.
+    mutating func add(_ other: BucketSlice) {
+        lastOffset = max(lastOffset, other.lastOffset)
+        firstOffset = min(firstOffset, other.firstOffset)
+        records += other.records
+        minTimestamp = min(minTimestamp, other.minTimestamp)
+        maxTimestamp = max(maxTimestamp, other.maxTimestamp)
     }
 }
