@@ -1,4 +1,7 @@
 public import NIOCore
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One record inside a batch, with its deltas resolved against the batch header.
 public struct Record: Equatable, Sendable {
@@ -114,10 +117,14 @@ extension Record {
             return previousHeaders
         }
 
-        /// Whether two ranges of the section hold the same bytes (or are both null).
+        /// Whether two ranges of the section hold the same bytes (or are both null). memcmp, not
+        /// `elementsEqual`, which compares a byte per step.
         private func sameBytes(_ a: Range<Int>?, _ b: Range<Int>?) -> Bool {
             guard let a, let b else { return a == nil && b == nil }
-            return a.count == b.count && UnsafeRawBufferPointer(rebasing: raw![a]).elementsEqual(UnsafeRawBufferPointer(rebasing: raw![b]))
+            guard a.count == b.count else { return false }
+            guard a.count > 0 else { return true }
+            let base = raw!.baseAddress!
+            return memcmp(base + a.lowerBound, base + b.lowerBound, a.count) == 0
         }
     }
 
