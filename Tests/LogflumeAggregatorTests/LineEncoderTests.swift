@@ -8,7 +8,8 @@ import Testing
 @Suite struct LineEncoderTests {
     func line(_ record: Record, topic: String = "web", format: OutputFormat = .jsonl, capacity: Int = 64) -> String {
         let buffer = LineBuffer(capacity: capacity)
-        format.lineEncoder(topic: topic, partition: 4).encode(record, into: buffer)
+        var encoder = format.lineEncoder(topic: topic, partition: 4)
+        encoder.encode(record, into: buffer)
         return String(decoding: buffer.bytes, as: UTF8.self)
     }
 
@@ -45,7 +46,7 @@ import Testing
     /// A line larger than the buffer (every byte escaped to six) makes it grow, keeping what it held.
     @Test func aLineLargerThanTheBufferGrowsIt() throws {
         let buffer = LineBuffer(capacity: 64)
-        let encoder = OutputFormat.jsonl.lineEncoder(topic: "web", partition: 4)
+        var encoder = OutputFormat.jsonl.lineEncoder(topic: "web", partition: 4)
         encoder.encode(make(value: Array("first".utf8)), into: buffer)
         let value = [UInt8](repeating: 0x01, count: 100_000)
         encoder.encode(make(value: value, offset: 2), into: buffer)
@@ -54,6 +55,23 @@ import Testing
         let object = try #require(try JSONSerialization.jsonObject(with: Data(lines[1].utf8)) as? [String: Any])
         #expect((object["value"] as? String)?.utf8.elementsEqual(value) == true)
         #expect(lines[0].hasPrefix(#"{"topic":"web","partition":4,"offset":1,"#))
+    }
+
+    /// Records sharing one headers array (as decoded from one batch) reuse its JSON; records with
+    /// another array, equal or not, or none, get their own, exactly as each would alone.
+    @Test func sharedHeadersAreWrittenAsEachRecordAlone() {
+        let shared = [RecordHeader(key: "host", value: ByteBuffer(string: "web-1")), RecordHeader(key: "path", value: ByteBuffer(string: "/var/log/a\"b"))]
+        let equalCopy = [RecordHeader(key: "host", value: ByteBuffer(string: "web-1")), RecordHeader(key: "path", value: ByteBuffer(string: "/var/log/a\"b"))]
+        let other = [RecordHeader(key: "host", value: ByteBuffer(string: "web-2"))]
+        let otherToo = [RecordHeader(key: "host", value: ByteBuffer(string: "web-3"))]
+        let sequence: [[RecordHeader]] = [shared, shared, other, otherToo, shared, [], [], equalCopy, shared, other, other, []]
+        let records = sequence.enumerated().map { make(value: Array("line \($0.offset)".utf8), headers: $0.element, offset: Int64($0.offset)) }
+        let buffer = LineBuffer(capacity: 64)
+        var encoder = OutputFormat.jsonl.lineEncoder(topic: "web", partition: 4)
+        for record in records { encoder.encode(record, into: buffer) }
+        let together = String(decoding: buffer.bytes, as: UTF8.self)
+        #expect(together == records.map { line($0) }.joined())
+        #expect(together.contains(#""headers":[{"key":"host","value":"web-1"},{"key":"path","value":"/var/log/a\"b"}]}"#))
     }
 
     @Test func rawLinesAreTheValueAndANewline() {

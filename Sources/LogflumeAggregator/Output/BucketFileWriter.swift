@@ -32,7 +32,7 @@ final class BucketFileWriter {
     let settings: OutputSettings
     let sink: any HourSink
     let instance: String
-    private let encoder: LineEncoder
+    private var encoder: LineEncoder
 
     /// Uncompressed bytes handed to the compressor at once; each becomes one gzip member or zstd
     /// frame. Deflate's window is 32 KiB, so gzip loses nothing to the boundaries; zstd at

@@ -32,6 +32,13 @@ struct LineEncoder {
     let format: OutputFormat
     /// `{"topic":"<topic>","partition":<partition>,"offset":`
     private let jsonPrefix: [UInt8]
+    /// The last headers written and their JSON (`,"headers":[...]}` and the newline). Records
+    /// decoded from one batch share one headers array while their header bytes are equal (the
+    /// agent puts host and path on every record), so a record whose array is that same storage
+    /// takes these bytes as they are. Holding the array keeps its storage from being reused by
+    /// other headers.
+    private var lastHeaders: [RecordHeader] = []
+    private var lastHeadersJSON: [UInt8] = Array(#","headers":[]}"#.utf8) + [0x0A]
 
     init(format: OutputFormat, topic: String, partition: Int32) {
         self.format = format
@@ -50,7 +57,7 @@ struct LineEncoder {
     }
 
     /// Appends the line of a record of this encoder's topic-partition, newline included.
-    func encode(_ record: Record, into output: LineBuffer) {
+    mutating func encode(_ record: Record, into output: LineBuffer) {
         switch format {
         case .raw:
             let value = record.value
@@ -59,9 +66,14 @@ struct LineEncoder {
                 cursor.put(0x0A)
             }
         case .jsonl:
+            let sharesHeaders = Self.sameStorage(record.headers, lastHeaders)
             // Escaping turns a byte into at most 6 (`\u00XX`), base64 three into four.
             var bound = jsonPrefix.count + 128 + 6 * ((record.key?.readableBytes ?? 0) + (record.value?.readableBytes ?? 0))
-            for header in record.headers { bound += 48 + 6 * (header.key.utf8.count + (header.value?.readableBytes ?? 0)) }
+            if sharesHeaders {
+                bound += lastHeadersJSON.count
+            } else {
+                for header in record.headers { bound += 48 + 6 * (header.key.utf8.count + (header.value?.readableBytes ?? 0)) }
+            }
             output.write(atMost: bound) { cursor in
                 jsonPrefix.withUnsafeBytes { cursor.put($0) }
                 JSONText.putInteger(record.offset, into: &cursor)
@@ -71,6 +83,11 @@ struct LineEncoder {
                 JSONText.putBytesField(JSONText.keyName, record.key, into: &cursor)
                 cursor.put(0x2C)
                 JSONText.putBytesField(JSONText.valueName, record.value, into: &cursor)
+                if sharesHeaders {
+                    lastHeadersJSON.withUnsafeBytes { cursor.put($0) }
+                    return
+                }
+                let headersStart = cursor.position
                 cursor.put(#","headers":["#)
                 for (index, header) in record.headers.enumerated() {
                     if index > 0 { cursor.put(0x2C) }
@@ -81,8 +98,14 @@ struct LineEncoder {
                     cursor.put(0x7D)
                 }
                 cursor.put("]}\n")
+                lastHeadersJSON = Array(UnsafeRawBufferPointer(start: headersStart, count: cursor.position - headersStart))
+                lastHeaders = record.headers
             }
         }
+    }
+
+    private static func sameStorage(_ a: [RecordHeader], _ b: [RecordHeader]) -> Bool {
+        a.withUnsafeBufferPointer { a in b.withUnsafeBufferPointer { b in a.baseAddress == b.baseAddress && a.count == b.count } }
     }
 }
 
