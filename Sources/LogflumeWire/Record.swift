@@ -110,8 +110,14 @@ extension Record {
                zip(headerRanges, previousHeaderRanges).allSatisfy({ sameBytes($0.key, $1.key) && sameBytes($0.value, $1.value) }) {
                 return previousHeaders
             }
+            // Values are copied, not sliced: a shared array lives on in whoever keeps the last
+            // one (the aggregator's line encoder does, per open hour), and a slice would keep the
+            // whole section or fetch response it points into alive with it.
             previousHeaders = headerRanges.map { ranges in
-                RecordHeader(key: String(decoding: UnsafeRawBufferPointer(rebasing: raw![ranges.key]), as: UTF8.self), value: slice(ranges.value))
+                RecordHeader(
+                    key: String(decoding: UnsafeRawBufferPointer(rebasing: raw![ranges.key]), as: UTF8.self),
+                    value: ranges.value.map { ByteBuffer(bytes: UnsafeRawBufferPointer(rebasing: raw![$0])) }
+                )
             }
             swap(&previousHeaderRanges, &headerRanges)
             return previousHeaders

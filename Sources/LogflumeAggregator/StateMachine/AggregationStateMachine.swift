@@ -2,7 +2,7 @@ public import LogflumeWire
 
 /// Bucketing, watermark, closing and the dual offsets of one topic, as a value with no I/O.
 ///
-/// The service feeds it records (`recordReceived`) and clock ticks (`tick`), runs the actions it
+/// The service feeds it runs of records (`recordsReceived`) and clock ticks (`tick`), runs the actions it
 /// returns (append to a writer, publish a closed bucket), and commits what `commitPlan` says once
 /// the closes have been published. Time is always passed in, so tests drive it without sleeping.
 ///
