@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
 # The aggregator (issue 6) next to the raw consume rate, in one run on loopback:
 #   1. a topic filled by the agent from a generated 1,000,000-line nginx access log (3 hours,
-#      ending two hours before now);
+#      ending two to three hours before now);
 #   2. kcat -C of the whole topic to /dev/null, exiting on its last record (-c; -e alone adds the
 #      500 ms the broker holds the empty fetch at the end): the raw consume rate (records/s). It
 #      runs again before every aggregator run; each row's ratio is to the kcat runs alongside it;
 #   3. the aggregator writing JSON lines and raw lines, each with gzip and with zstd at their
-#      default levels (6 and 3) and with gzip level 1, from the same topic, each timed from its start until its records_bucketed_total counter
-#      (/metrics) reaches the topic's record count, every record written into its hour's part file
-#      (the rate; goal: >= 0.7 x the raw rate), and until every hour has its _SUCCESS marker (adds
-#      the 200 ms idle timeout that lets the last hour close and the empty hours' markers up to
-#      now; reported next to it). The broker forms groups at once. Next to each, what compressing
-#      that output alone costs one core (libdeflate-gzip -6 / zstd -3 on the decompressed part files).
+#      default levels (6 and 3) and with gzip level 1, from the same topic, each timed from its
+#      start until its records_bucketed_total counter (/metrics) reaches the topic's record
+#      count, every record formatted into its hour's part file (the rate; goal: >= 0.7 x the raw
+#      rate), and until every hour holding records has its _SUCCESS marker (adds the 200 ms idle
+#      timeout that lets the last hour close, and its publishing; reported next to it). The
+#      broker forms groups at once. Next to each, what compressing that output alone costs one
+#      core (libdeflate-gzip / zstd at the same level on the decompressed part files).
 #   4. latency: minute buckets with a 5 s delay; a line per 50 ms; the time from a minute's last
 #      line written to its marker. Goal: delay + at most 10 s.
 # Environment: RUNS (default 3), LINES (default 1000000), LATENCY_SECONDS (default 150),
@@ -40,8 +41,9 @@ printf 'group.initial.rebalance.delay.ms = 0\n' > "$work/broker.toml"
 "$LOGFLUME_BIN" broker --listen "127.0.0.1:$port" --data-dir "$work/broker" --config "$work/broker.toml" >"$work/broker.log" 2>&1 &
 broker_pid=$!
 for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
-# The log ends two hours before now: hours after it up to now close empty, each with its
-# marker, and a fixed start date would add one more of those to the timed run every hour.
+# The log ends two to three hours before now: the hours after it up to now close empty, each
+# with its marker, and with a fixed start date their number (work after the timed part, but
+# work on the same cores as the next run's) grew by one every hour.
 start=$(date -u -d "@$(( $(date +%s) / 3600 * 3600 - 5 * 3600 ))" +%Y-%m-%dT%H:%M:%S)
 "$python" bench/agent/gen_nginx_log.py "$work/access.log" --lines "${LINES:-1000000}" --hours 3 --start "$start" >/dev/null
 echo "== aggregator throughput vs kcat -C (runs: ${RUNS:-3})"

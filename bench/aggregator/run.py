@@ -4,12 +4,12 @@
   throughput: a topic filled by the logflume agent from a generated nginx access log (event
       times spanning a few hours) is read by kcat -C to /dev/null (the raw consume rate), then by
       the aggregator writing gzip and zstd hour files. Each aggregator run is timed from start
-      twice: until its records_bucketed_total counter (scraped from /metrics, to within 5 ms) reaches
-      the topic's record count, every record written into its hour's part file (the rate, timed
-      like kcat, which stops at the last record), and until every hour of the log has its
+      twice: until its records_bucketed_total counter (scraped from /metrics, adaptively) reaches
+      the topic's record count, every record formatted into its hour's part file (the last
+      chunks may still be compressing: at most 9 x 256 KiB per part), which is the rate, timed
+      like kcat, which stops at the last record; and until every hour holding records has its
       _SUCCESS marker, which adds the idle_timeout (200 ms) after which a quiet partition stops
-      holding the watermark back, then the last hours' publishing and the markers of the empty
-      hours up to now. Medians of RUNS runs.
+      holding the watermark back and the last hours' publishing. Medians of RUNS runs.
   latency: a writer appends a line every 50 ms (request time = now) to a file the agent tails;
       the aggregator buckets by minute with a delay of DELAY s. For each minute M that closes, the
       time from the minute's last line being written to M's _SUCCESS appearing is measured; it
@@ -66,13 +66,16 @@ def bucketed(metrics: str, topic: str) -> int:
     return 0
 
 
-def wait_bucketed(metrics: str, topic: str, total: int, timeout: float, name: str) -> float:
-    """When the aggregator's counter reached `total` (time.monotonic), to within 5 ms. Each scrape
-    costs this process about 2 ms of CPU, which on 2 cores the aggregator would miss: polls come
-    every 50 ms at first, then every half of the time the rest should take at the rate so far."""
+def wait_bucketed(proc: subprocess.Popen, metrics: str, topic: str, total: int, timeout: float, name: str) -> float:
+    """When the aggregator's counter reached `total` (time.monotonic, read after the scrape), to
+    within about 5 ms. Each scrape costs this process about 2 ms of CPU, which on 2 cores the
+    aggregator would miss: polls come every 50 ms at first, then every half of the time the rest
+    should take at the rate so far."""
     deadline = time.monotonic() + timeout
     first: tuple[float, int] | None = None
     while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"the {name} aggregator exited with {proc.returncode} before bucketing {total} records")
         count, now = bucketed(metrics, topic), time.monotonic()
         if count >= total:
             return now
@@ -199,8 +202,8 @@ def throughput(args) -> None:
             aggregator_config(config, args.bootstrap, topic, f"bench-{codec}-{run}-{time.time_ns()}", root, codec, "hour", "1m", "200ms", format,
                               metrics, level)
             started = time.monotonic()
-            proc = start([bin, "aggregator", "--config", str(config)], work / f"aggregator-{codec}.log")
-            to_last = wait_bucketed(metrics, topic, total, 600, name) - started
+            proc = start([bin, "aggregator", "--config", str(config)], work / f"aggregator-{format}-{codec}-{level}.log")
+            to_last = wait_bucketed(proc, metrics, topic, total, 600, name) - started
 
             # Event time is when a request started ($msec - $request_time), so some records belong to
             # the hour before the first logged one: done when the hours with markers hold every record.
@@ -217,7 +220,11 @@ def throughput(args) -> None:
             wait_for(lambda: closed_records() >= total, 600, f"markers over all {total} records from the {name} aggregator", poll=0.01)
             elapsed = time.monotonic() - started
             cpus.append(cpu_seconds(proc.pid))
+            # A session that restarted would read records again and count them twice, and the
+            # rate above would have stopped early: then the run is void.
+            counted = bucketed(metrics, topic)
             stop(proc)
+            assert counted == total, f"{name}: {counted} records bucketed, the topic has {total} (a session restarted?)"
             written = closed_records()
             assert written == total, f"{name}: manifests count {written} records, the topic has {total}"
             rates.append(total / to_last)
