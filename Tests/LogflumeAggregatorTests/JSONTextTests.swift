@@ -43,9 +43,9 @@ struct JSONTextTests {
         return out + [0x22]
     }
 
-    @Test("an escape at every position of a word, a second one after it, and bytes past ASCII: as escaped byte by byte")
+    @Test("an escape at every position of several words and the tail, a second one after it, and bytes past ASCII: as escaped byte by byte")
     func escapesAtEveryPosition() {
-        for length in 1..<26 {
+        for length in 1..<42 {
             for position in 0..<length {
                 for escape: UInt8 in [0x00, 0x0A, 0x1F, 0x22, 0x5C, 0x7F] {
                     for second in [nil, position + 1, length - 1] {
