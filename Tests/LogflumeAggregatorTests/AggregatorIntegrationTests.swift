@@ -187,4 +187,33 @@ final class CrashOnce: Sendable {
         try verify(root: root, topic: topic, produced: produced)
         await broker.stop()
     }
+
+    /// A crash right after an hour's marker, before its done-hook was queued: the journal still
+    /// owes the run, and the restarted session (owner of partition 0) runs it. Every hour's hook
+    /// runs exactly once here, and no journal entry is left once they all succeeded.
+    @Test func aCrashBetweenAMarkerAndItsHookStillRunsTheHook() async throws {
+        let broker = try await InProcessBroker()
+        let root = makeTemporaryDirectory()
+        let logs = makeTemporaryDirectory("hook")
+        defer {
+            try? FileManager.default.removeItem(atPath: root)
+            try? FileManager.default.removeItem(atPath: logs)
+        }
+        let topic = "hooked"
+        let produced = try await broker.withCluster { try await produce($0, topic: topic) }
+        var config = configuration(topic: topic, root: root)
+        var hook = DoneHook(command: "printf '%s v%s\\n' \"$LOGFLUME_BUCKET\" \"$LOGFLUME_MANIFEST_VERSION\" >> '\(logs)/hook.log'")
+        hook.backoffMs = 10
+        config.doneHook = hook
+        let crash = CrashOnce(.afterMarker, at: 2)
+        try await aggregate(broker, config: config, faults: crash)
+        #expect(crash.hasCrashed)
+        try verify(root: root, topic: topic, produced: produced)
+        let runs = try String(contentsOfFile: logs + "/hook.log", encoding: .utf8).split(separator: "\n").map(String.init)
+        #expect(runs.sorted() == (0..<Self.hours).map { "dt=2024-03-01/hr=\(pad(8 + $0, 2)) v1" })
+        let owed = (try? FileManager.default.contentsOfDirectory(atPath: "\(root)/\(topic)/_hooks")) ?? []
+        #expect(owed.filter { !$0.hasPrefix(".") }.isEmpty, "still owed: \(owed)")
+        await broker.stop()
+    }
 }
+

@@ -14,13 +14,16 @@ public enum MarkerOutcome: Equatable, Sendable {
 
 /// Publishes closed buckets on a sink, in the order that keeps them crash-safe:
 /// data files (fsynced, then renamed) → directory fsync → per-partition completion record →
-/// (once every partition completed) manifest → done-marker. The caller commits offsets only
-/// after `complete` returned for every partition of a close.
+/// (once every partition completed) manifest → done-hook journal entry → done-marker. The caller
+/// commits offsets only after `complete` returned for every partition of a close.
 struct BucketPublisher {
     let topic: String
     let sink: any HourSink
     let zone: BucketTimeZone
     let instance: String
+    /// Where a done-hook run is owed before a marker appears; nil without a done-hook (and for
+    /// replay, which runs none).
+    var journal: DoneHookJournal?
     let layout = BucketLayout()
 
     private static let encoder: JSONEncoder = {
@@ -122,8 +125,10 @@ struct BucketPublisher {
         guard partitionCount > 0, (0..<partitionCount).allSatisfy(completed.contains) else { return .incomplete }
         let manifest = BucketManifest(topic: topic, bucket: bucket, timeZone: zone, completions: all)
         try sink.write(Self.encode(manifest), to: layout.manifestPath(topic: topic, bucket: bucket), instance: instance)
-        return try sink.createMarker(layout.markerPath(topic: topic, bucket: bucket))
-            ? .created(version: manifest.version) : .alreadyDone(version: manifest.version)
+        let marker = layout.markerPath(topic: topic, bucket: bucket)
+        // Only for a marker still to come: another instance's, already there, owes its own run.
+        if !sink.exists(marker) { try journal?.owe(topic: topic, bucket: bucket, version: manifest.version) }
+        return try sink.createMarker(marker) ? .created(version: manifest.version) : .alreadyDone(version: manifest.version)
     }
 
     /// After a `reopen` round: a finished bucket gets a new manifest version and its marker is
@@ -135,6 +140,7 @@ struct BucketPublisher {
         let all = try completions(in: layout.directory(topic: topic, bucket: bucket))
         let manifest = BucketManifest(topic: topic, bucket: bucket, timeZone: zone, completions: all)
         try sink.write(Self.encode(manifest), to: layout.manifestPath(topic: topic, bucket: bucket), instance: instance)
+        try journal?.owe(topic: topic, bucket: bucket, version: manifest.version)
         try sink.write([], to: layout.markerPath(topic: topic, bucket: bucket), instance: instance)
         return .reopened(version: manifest.version)
     }

@@ -45,17 +45,29 @@ public final class AggregatorService: Service {
     }
 
     public func run() async throws {
-        let hooks = AsyncStream<DoneHook.Job>.makeStream()
+        let hooks = DoneHookQueue()
         try await withGracefulShutdownHandler {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 if let hook = config.doneHook {
+                    let journal = DoneHookJournal(sink: sink, instance: instance)
                     group.addTask { [logger, metrics] in
-                        for await job in hooks.stream { _ = await hook.run(job, logger: logger, metrics: metrics) }
+                        for await job in hooks.jobs {
+                            if await hook.run(job, logger: logger, metrics: metrics) {
+                                do {
+                                    try journal.settle(job)
+                                } catch {
+                                    logger.warning("done-hook journal entry not removed; the hook will run again after a restart", metadata: [
+                                        "topic": "\(job.topic)", "bucket": "\(job.bucket)", "error": "\(error)",
+                                    ])
+                                }
+                            }
+                            hooks.finished(job)
+                        }
                     }
                 }
-                defer { hooks.continuation.finish() }
-                try await runSessions(hookJobs: config.doneHook == nil ? nil : hooks.continuation)
-                hooks.continuation.finish()
+                defer { hooks.finish() }
+                try await runSessions(hooks: config.doneHook == nil ? nil : hooks)
+                hooks.finish()
                 try await group.waitForAll()
             }
         } onGracefulShutdown: {
@@ -64,12 +76,12 @@ public final class AggregatorService: Service {
         logger.info("aggregator stopped")
     }
 
-    private func runSessions(hookJobs: AsyncStream<DoneHook.Job>.Continuation?) async throws {
+    private func runSessions(hooks: DoneHookQueue?) async throws {
         var backoffMs: Int64 = 250
         while !stopping.load(ordering: .relaxed) {
             let session = AggregatorSession(
                 config: config, cluster: cluster, sink: sink, clock: clock, logger: logger, metrics: metrics, instance: instance,
-                hookJobs: hookJobs, faults: faults
+                hooks: hooks, faults: faults
             )
             do {
                 try await session.run { stopping.load(ordering: .relaxed) }

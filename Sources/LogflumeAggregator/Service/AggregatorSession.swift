@@ -12,6 +12,8 @@ enum CrashPoint: Sendable, Equatable {
     case afterCompletion
     /// Offsets of a tick were just committed.
     case afterCommit
+    /// A bucket's marker was just created; its done-hook is not queued yet.
+    case afterMarker
 }
 
 /// One membership of the consumer group: from joining to leaving or failing. Runs the state
@@ -25,7 +27,7 @@ final class AggregatorSession {
     let logger: Logger
     let metrics: AggregatorMetrics
     let instance: String
-    let hookJobs: AsyncStream<DoneHook.Job>.Continuation?
+    let hooks: DoneHookQueue?
     let faults: (@Sendable (CrashPoint) throws -> Void)?
     let member: GroupConsumer
 
@@ -46,7 +48,7 @@ final class AggregatorSession {
 
     init(
         config: AggregatorConfig, cluster: KafkaCluster, sink: any HourSink, clock: any WallClock, logger: Logger, metrics: AggregatorMetrics,
-        instance: String, hookJobs: AsyncStream<DoneHook.Job>.Continuation?, faults: (@Sendable (CrashPoint) throws -> Void)?
+        instance: String, hooks: DoneHookQueue?, faults: (@Sendable (CrashPoint) throws -> Void)?
     ) {
         self.config = config
         self.cluster = cluster
@@ -55,7 +57,7 @@ final class AggregatorSession {
         self.logger = logger
         self.metrics = metrics
         self.instance = instance
-        self.hookJobs = hookJobs
+        self.hooks = hooks
         self.faults = faults
         var groupConfiguration = GroupConsumerConfiguration()
         groupConfiguration.sessionTimeoutMs = config.sessionTimeoutMs
@@ -67,7 +69,10 @@ final class AggregatorSession {
         groupConfiguration.consumer.maxPollRecords = config.maxPollRecords
         member = GroupConsumer(cluster: cluster, groupId: config.groupId, topics: config.topics, configuration: groupConfiguration, logger: logger)
         publishers = Dictionary(uniqueKeysWithValues: config.topics.map {
-            ($0, BucketPublisher(topic: $0, sink: sink, zone: config.timeZone, instance: instance))
+            ($0, BucketPublisher(
+                topic: $0, sink: sink, zone: config.timeZone, instance: instance,
+                journal: hooks == nil ? nil : DoneHookJournal(sink: sink, instance: instance)
+            ))
         })
     }
 
@@ -148,6 +153,26 @@ final class AggregatorSession {
             "group": "\(config.groupId)", "generation": "\(current)", "assignment": "\(assignment.map(\.description).joined(separator: ","))",
         ])
         for topic in config.topics.sorted() { try reconcile(topic: topic) }
+        if let hooks { try queueOwedHooks(assignment: assignment, into: hooks) }
+    }
+
+    /// Done-hook runs the journal says may not have happened (a crash or shutdown came between
+    /// a marker and its hook), queued again by the owner of the topic's partition 0 alone.
+    private func queueOwedHooks(assignment: some Sequence<TopicPartition>, into hooks: DoneHookQueue) throws {
+        let journal = DoneHookJournal(sink: sink, instance: instance)
+        let layout = BucketLayout()
+        let owners = Set(assignment.filter { $0.partition == 0 }.map(\.topic))
+        for topic in config.topics.sorted() where owners.contains(topic) {
+            for (bucket, version) in try journal.owed(topic: topic, calendar: config.calendar)
+            where sink.exists(layout.markerPath(topic: topic, bucket: bucket)) {
+                let job = DoneHook.Job(topic: topic, bucket: bucket, location: sink.location(of: layout.directory(topic: topic, bucket: bucket)), manifestVersion: version)
+                if hooks.enqueue(job) {
+                    logger.info("done-hook owed from before a restart or rebalance; running it", metadata: [
+                        "topic": "\(topic)", "bucket": "\(bucket)", "manifest.version": "\(version)",
+                    ])
+                }
+            }
+        }
     }
 
     /// Buckets closed after the last commit (the process died before committing) still have
@@ -238,8 +263,8 @@ final class AggregatorSession {
         }
         let count = partitionCounts[topic] ?? 0
         switch close.key.kind {
-        case .main: announce(try publisher.finishMain(bucket: close.bucket, partitionCount: count), topic: topic, bucket: close.bucket)
-        case .reopen: announce(try publisher.finishReopen(bucket: close.bucket, partitionCount: count), topic: topic, bucket: close.bucket)
+        case .main: try announce(try publisher.finishMain(bucket: close.bucket, partitionCount: count), topic: topic, bucket: close.bucket)
+        case .reopen: try announce(try publisher.finishReopen(bucket: close.bucket, partitionCount: count), topic: topic, bucket: close.bucket)
         case .late: _ = try publisher.finishLate(bucket: close.bucket)
         }
         logger.debug("bucket closed", metadata: [
@@ -248,7 +273,7 @@ final class AggregatorSession {
         ])
     }
 
-    private func announce(_ outcome: MarkerOutcome, topic: String, bucket: Bucket) {
+    private func announce(_ outcome: MarkerOutcome, topic: String, bucket: Bucket) throws {
         let version: Int
         switch outcome {
         case .incomplete, .alreadyDone: return
@@ -258,7 +283,8 @@ final class AggregatorSession {
         metrics.markerCreated(topic: topic)
         let location = sink.location(of: BucketLayout().directory(topic: topic, bucket: bucket))
         logger.info("bucket done", metadata: ["topic": "\(topic)", "bucket": "\(bucket)", "manifest.version": "\(version)", "location": "\(location)"])
-        hookJobs?.yield(DoneHook.Job(topic: topic, bucket: bucket, location: location, manifestVersion: version))
+        try faults?(.afterMarker)
+        hooks?.enqueue(DoneHook.Job(topic: topic, bucket: bucket, location: location, manifestVersion: version))
     }
 
     private func commit(_ commits: [SafeCommit], topic: String) async throws {
@@ -300,7 +326,7 @@ final class AggregatorSession {
                     try publisher.completeEmpty(bucket: bucket, partition: partition)
                 }
             }
-            announce(try publisher.finishMain(bucket: bucket, partitionCount: partitionCounts[topic] ?? 0), topic: topic, bucket: bucket)
+            try announce(try publisher.finishMain(bucket: bucket, partitionCount: partitionCounts[topic] ?? 0), topic: topic, bucket: bucket)
         }
     }
 }

@@ -1,0 +1,45 @@
+import Foundation
+
+/// Done-hook runs owed, kept on the sink beside the topic's hours (`<topic>/_hooks/`), so that a
+/// crash or a shutdown between a bucket's marker and its hook cannot lose the run.
+///
+/// An entry is written, durably, before the marker is created (or rewritten for a new manifest
+/// version), and deleted once the hook has succeeded. An entry whose bucket has its marker is
+/// therefore a run that may not have happened: after every rebuild, the instance that owns
+/// partition 0 of the topic queues those again. A hook runs at least once per bucket and
+/// version; a crash after it succeeded but before its entry was deleted runs it twice, so the
+/// command should be idempotent (`ADD IF NOT EXISTS PARTITION`). An entry without a marker is
+/// from a crash just before the marker; whoever finishes the bucket writes it again.
+struct DoneHookJournal: Sendable {
+    let sink: any HourSink
+    let instance: String
+
+    static func directory(topic: String) -> String { "\(topic)/_hooks" }
+
+    /// `<bucket start, ms>-v<manifest version>`.
+    static func entryName(bucketStart: Int64, version: Int) -> String { "\(bucketStart)-v\(version)" }
+
+    func owe(topic: String, bucket: Bucket, version: Int) throws {
+        let description = #"{"topic":"\#(topic)","bucket":"\#(bucket.label.path)","manifestVersion":\#(version)}"# + "\n"
+        try sink.write(Array(description.utf8), to: path(topic: topic, bucketStart: bucket.start, version: version), instance: instance)
+    }
+
+    func settle(_ job: DoneHook.Job) throws {
+        try sink.delete(path(topic: job.topic, bucketStart: job.bucket.start, version: job.manifestVersion))
+    }
+
+    /// The entries of `topic`, oldest bucket and version first.
+    func owed(topic: String, calendar: BucketCalendar) throws -> [(bucket: Bucket, version: Int)] {
+        try sink.list(Self.directory(topic: topic)).compactMap { name -> (bucket: Bucket, version: Int)? in
+            // Anything else there (a staged write) is not an entry.
+            guard let separator = name.range(of: "-v", options: .backwards),
+                  let start = Int64(name[..<separator.lowerBound]), let version = Int(name[separator.upperBound...]) else { return nil }
+            let bucket = calendar.bucket(containing: start)
+            return bucket.start == start ? (bucket, version) : nil
+        }.sorted { ($0.bucket.start, $0.version) < ($1.bucket.start, $1.version) }
+    }
+
+    private func path(topic: String, bucketStart: Int64, version: Int) -> String {
+        Self.directory(topic: topic) + "/" + Self.entryName(bucketStart: bucketStart, version: version)
+    }
+}
