@@ -1,0 +1,56 @@
+import Foundation
+@testable import LogflumeAggregator
+import Testing
+
+@Suite struct DoneHookJournalTests {
+    let calendar = BucketCalendar(granularity: .hour)
+
+    func job(_ time: String, version: Int) -> DoneHook.Job {
+        let bucket = calendar.bucket(containing: at(time))
+        return DoneHook.Job(topic: "web", bucket: bucket, location: "/out/web/\(bucket.label.path)", manifestVersion: version)
+    }
+
+    /// Entries are owed per bucket and manifest version, listed oldest first, readable by a person,
+    /// and gone once settled; anything else in the directory is not an entry.
+    @Test func owedEntriesRoundTripAndSettle() throws {
+        let root = makeTemporaryDirectory("journal")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let sink = LocalFileSystemSink(root: root)
+        let journal = DoneHookJournal(sink: sink, instance: "i1")
+        let ten = job("2024-03-01T10:20Z", version: 1)
+        let eight = job("2024-03-01T08:05Z", version: 1)
+        let tenAgain = job("2024-03-01T10:20Z", version: 2)
+        for owed in [ten, tenAgain, eight] { try journal.owe(topic: owed.topic, bucket: owed.bucket, version: owed.manifestVersion) }
+        // Stray names: a staged write, a bucket start that is not an hour's, garbage.
+        for stray in [".\(at("2024-03-01T09:00Z"))-v1.i2.tmp", "\(at("2024-03-01T09:30Z"))-v1", "notes.txt", "12-vx"] {
+            FileManager.default.createFile(atPath: "\(root)/web/_hooks/\(stray)", contents: Data())
+        }
+
+        let owed = try journal.owed(topic: "web", calendar: calendar)
+        #expect(owed.map(\.bucket) == [eight.bucket, ten.bucket, ten.bucket])
+        #expect(owed.map(\.version) == [1, 1, 2])
+        let text = try String(contentsOfFile: "\(root)/web/_hooks/\(at("2024-03-01T10:00Z"))-v2", encoding: .utf8)
+        #expect(text == #"{"topic":"web","bucket":"dt=2024-03-01/hr=10","manifestVersion":2}"# + "\n")
+
+        try journal.settle(ten)
+        try journal.settle(eight)
+        #expect(try journal.owed(topic: "web", calendar: calendar).map(\.version) == [2])
+        // Settling twice (a hook that ran again after a crash) is no error.
+        try journal.settle(ten)
+        #expect(try journal.owed(topic: "other", calendar: calendar).isEmpty)
+    }
+
+    @Test func aQueueTakesAJobOnceUntilItFinished() async {
+        let queue = DoneHookQueue()
+        let first = job("2024-03-01T10:20Z", version: 1)
+        #expect(queue.enqueue(first))
+        #expect(!queue.enqueue(first))
+        #expect(queue.enqueue(job("2024-03-01T10:20Z", version: 2)))
+        queue.finished(first)
+        #expect(queue.enqueue(first))
+        queue.finish()
+        var seen: [Int] = []
+        for await queued in queue.jobs { seen.append(queued.manifestVersion) }
+        #expect(seen == [1, 2, 1])
+    }
+}
