@@ -63,6 +63,7 @@ class AggregatorProcess:
         self.starts = 0
         self.kills = 0
         self.kill_times: list[float] = []  # wall clock (time.time()) of each SIGKILL
+        self.start_times: list[float] = []  # wall clock of each start
         self.exit_codes: list[int] = []
         values = {
             "tick_interval": "100ms",
@@ -87,6 +88,7 @@ class AggregatorProcess:
         binary = logflume_binary()
         assert binary.exists(), f"{binary} does not exist: build it first (or set LOGFLUME_BIN)"
         self.starts += 1
+        self.start_times.append(time.time())
         self._note(f"start #{self.starts}")
         log = open(self.log_path, "ab")
         try:
