@@ -276,6 +276,12 @@ def hook_runs(runs: Path) -> list[list[str]]:
         return []
 
 
+def wait_hook_runs(runs: Path, root: Path, topic: str, procs: list, timeout: float = 60):
+    """Until every finished hour's hook has run: a stop leaves queued runs owed in the journal for
+    the next start rather than wait for them."""
+    wait_until(lambda: done_labels(root, topic) <= {r[1] for r in hook_runs(runs)}, timeout, "a done-hook run per finished hour", procs)
+
+
 def check_hook_runs(runs: list[list[str]], topic: str, root: Path):
     """Every run names a finished bucket with consistent variables."""
     for topic_, label, version, dt, hr, start, end, path in runs:
@@ -430,6 +436,7 @@ def test_exactly_once_across_sigkills(broker, procs, tmp_path: Path, max_open: i
     done_before_end = len(done_labels(root, topic))
     wait_markers(root, topic, feed.labels(), [agg], timeout=90)
     wait_until(lambda: not unfinished_late(root, topic), 60, "every late/ directory to get its marker", [agg])
+    wait_hook_runs(runs_path, root, topic, [agg])
     assert agg.stop() == 0, agg.log_tail()
 
     tree = check_closed_output(root, topic, partitions, feed.expected, feed.labels(), verify_crc=False)
@@ -516,6 +523,7 @@ def test_two_instances_with_rebalances(broker, procs, tmp_path: Path):
     finally:
         ticker.stop()
     wait_markers(root, topic, feed.labels(), [a, b], timeout=90)
+    wait_hook_runs(runs_path, root, topic, [a, b])
     assert a.stop() == 0, a.log_tail()
     assert b.stop() == 0, b.log_tail()
     seen = watcher.stop()
@@ -663,6 +671,7 @@ def test_late_records_follow_the_policy(broker, procs, tmp_path: Path, policy: s
     elif policy == "reopen":
         wait_until(lambda: {r[1] for r in hook_runs(runs_path) if r[2] != "1"} >= set(h[1:3]), 60,
                    "the done-hook to run again for the reopened hours", [agg])
+    wait_hook_runs(runs_path, root, topic, [agg])
     assert agg.stop() == 0, agg.log_tail()
 
     tree = read_tree(root, topic)

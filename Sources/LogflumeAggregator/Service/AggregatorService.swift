@@ -51,8 +51,18 @@ public final class AggregatorService: Service {
                 if let hook = config.doneHook {
                     let journal = DoneHookJournal(sink: sink, instance: instance)
                     group.addTask { [logger, metrics] in
+                        var leftOwed = 0
+                        defer {
+                            if leftOwed > 0 { logger.info("done-hooks left owed in the journal for the next start", metadata: ["count": "\(leftOwed)"]) }
+                        }
                         for await job in hooks.jobs {
-                            if await hook.run(job, logger: logger, metrics: metrics) {
+                            // Once stopping, queued runs wait in the journal rather than hold up the
+                            // shutdown (a hook may take minutes with its retries).
+                            if self.stopping.load(ordering: .relaxed) {
+                                leftOwed += 1
+                                continue
+                            }
+                            if await hook.run(job, logger: logger, metrics: metrics, isStopping: { self.stopping.load(ordering: .relaxed) }) {
                                 do {
                                     try journal.settle(job)
                                 } catch {

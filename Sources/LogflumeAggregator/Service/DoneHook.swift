@@ -36,11 +36,16 @@ public struct DoneHook: Sendable, Equatable {
         }
     }
 
-    /// Runs the command until it succeeds or the retries are used up; true on success.
-    public func run(_ job: Job, logger: Logger, metrics: AggregatorMetrics? = nil) async -> Bool {
+    /// Runs the command until it succeeds or the retries are used up; true on success. No retry
+    /// starts once `isStopping` says so: the run stays owed in the journal for the next start.
+    public func run(_ job: Job, logger: Logger, metrics: AggregatorMetrics? = nil, isStopping: @Sendable () -> Bool = { false }) async -> Bool {
         var wait = backoffMs
         for attempt in 0...retries {
             if attempt > 0 {
+                if isStopping() {
+                    logger.warning("done-hook left owed: the aggregator is stopping", metadata: ["topic": "\(job.topic)", "bucket": "\(job.bucket)"])
+                    return false
+                }
                 do { try await Task.sleep(for: .milliseconds(wait)) } catch { return false }
                 wait = min(wait * 2, 60_000)
             }
