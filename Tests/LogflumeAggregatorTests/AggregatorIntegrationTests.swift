@@ -189,64 +189,66 @@ final class CrashOnce: Sendable {
         await broker.stop()
     }
 
+    /// A produced topic, an output root and a directory for a done-hook's log (`hook.log`).
+    struct HookFixture {
+        let broker: InProcessBroker
+        let root: String
+        let logs: String
+        let topic: String
+        let produced: [Produced]
+
+        /// The hook log's lines so far.
+        var ran: [String] { ((try? String(contentsOfFile: logs + "/hook.log", encoding: .utf8)) ?? "").split(separator: "\n").map(String.init) }
+        /// Journal entries still owed.
+        var owed: [String] { ((try? FileManager.default.contentsOfDirectory(atPath: "\(root)/\(topic)/_hooks")) ?? []).filter { !$0.hasPrefix(".") } }
+
+        func remove() {
+            try? FileManager.default.removeItem(atPath: root)
+            try? FileManager.default.removeItem(atPath: logs)
+        }
+    }
+
+    func hookFixture(topic: String) async throws -> HookFixture {
+        let broker = try await InProcessBroker()
+        let produced = try await broker.withCluster { try await produce($0, topic: topic) }
+        return HookFixture(broker: broker, root: makeTemporaryDirectory(), logs: makeTemporaryDirectory("hook"), topic: topic, produced: produced)
+    }
+
     /// A crash right after an hour's marker, before its done-hook was queued: the journal still
     /// owes the run, and the restarted session (owner of partition 0) runs it. Every hour's hook
     /// runs exactly once here, and no journal entry is left once they all succeeded.
     @Test func aCrashBetweenAMarkerAndItsHookStillRunsTheHook() async throws {
-        let broker = try await InProcessBroker()
-        let root = makeTemporaryDirectory()
-        let logs = makeTemporaryDirectory("hook")
-        defer {
-            try? FileManager.default.removeItem(atPath: root)
-            try? FileManager.default.removeItem(atPath: logs)
-        }
-        let topic = "hooked"
-        let produced = try await broker.withCluster { try await produce($0, topic: topic) }
-        var config = configuration(topic: topic, root: root)
-        var hook = DoneHook(command: "printf '%s v%s\\n' \"$LOGFLUME_BUCKET\" \"$LOGFLUME_MANIFEST_VERSION\" >> '\(logs)/hook.log'")
+        let fixture = try await hookFixture(topic: "hooked")
+        defer { fixture.remove() }
+        var config = configuration(topic: fixture.topic, root: fixture.root)
+        var hook = DoneHook(command: "printf '%s v%s\\n' \"$LOGFLUME_BUCKET\" \"$LOGFLUME_MANIFEST_VERSION\" >> '\(fixture.logs)/hook.log'")
         hook.backoffMs = 10
         config.doneHook = hook
         let crash = CrashOnce(.afterMarker, at: 2)
-        try await aggregate(broker, config: config, faults: crash) { Self.lines(logs + "/hook.log").count >= Self.hours }
+        try await aggregate(fixture.broker, config: config, faults: crash) { fixture.ran.count >= Self.hours }
         #expect(crash.hasCrashed)
-        try verify(root: root, topic: topic, produced: produced)
-        let runs = Self.lines(logs + "/hook.log")
-        #expect(runs.sorted() == (0..<Self.hours).map { "dt=2024-03-01/hr=\(pad(8 + $0, 2)) v1" })
-        let owed = (try? FileManager.default.contentsOfDirectory(atPath: "\(root)/\(topic)/_hooks")) ?? []
-        #expect(owed.filter { !$0.hasPrefix(".") }.isEmpty, "still owed: \(owed)")
-        await broker.stop()
-    }
-
-    static func lines(_ path: String) -> [String] {
-        ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+        try verify(root: fixture.root, topic: fixture.topic, produced: fixture.produced)
+        #expect(fixture.ran.sorted() == (0..<Self.hours).map { "dt=2024-03-01/hr=\(pad(8 + $0, 2)) v1" })
+        #expect(fixture.owed.isEmpty, "still owed: \(fixture.owed)")
+        await fixture.broker.stop()
     }
 
     /// A stop does not wait for queued hooks (each takes 2 s here): they stay owed in the journal,
     /// and the next start runs them, each hour's hook once in all.
     @Test func aStopLeavesQueuedHooksOwedAndTheNextStartRunsThem() async throws {
-        let broker = try await InProcessBroker()
-        let root = makeTemporaryDirectory()
-        let logs = makeTemporaryDirectory("hook")
-        defer {
-            try? FileManager.default.removeItem(atPath: root)
-            try? FileManager.default.removeItem(atPath: logs)
-        }
-        let topic = "slowhook"
-        _ = try await broker.withCluster { try await produce($0, topic: topic) }
-        var config = configuration(topic: topic, root: root)
-        config.doneHook = DoneHook(command: "sleep 2; printf '%s\\n' \"$LOGFLUME_BUCKET\" >> '\(logs)/hook.log'")
-        let owed = { (try? FileManager.default.contentsOfDirectory(atPath: "\(root)/\(topic)/_hooks"))?.filter { !$0.hasPrefix(".") } ?? [] }
+        let fixture = try await hookFixture(topic: "slowhook")
+        defer { fixture.remove() }
+        var config = configuration(topic: fixture.topic, root: fixture.root)
+        config.doneHook = DoneHook(command: "sleep 2; printf '%s\\n' \"$LOGFLUME_BUCKET\" >> '\(fixture.logs)/hook.log'")
 
-        try await aggregate(broker, config: config)
-        let ranBefore = Self.lines(logs + "/hook.log")
+        try await aggregate(fixture.broker, config: config)
+        let ranBefore = fixture.ran
         #expect(ranBefore.count < Self.hours, "the stop waited for every queued hook")
-        #expect(ranBefore.count + owed().count == Self.hours)
+        #expect(ranBefore.count + fixture.owed.count == Self.hours)
 
-        try await aggregate(broker, config: config) { Self.lines(logs + "/hook.log").count >= Self.hours }
-        #expect(Self.lines(logs + "/hook.log").sorted() == (0..<Self.hours).map { "dt=2024-03-01/hr=\(pad(8 + $0, 2))" })
-        #expect(owed().isEmpty, "still owed: \(owed())")
-        await broker.stop()
+        try await aggregate(fixture.broker, config: config) { fixture.ran.count >= Self.hours }
+        #expect(fixture.ran.sorted() == (0..<Self.hours).map { "dt=2024-03-01/hr=\(pad(8 + $0, 2))" })
+        #expect(fixture.owed.isEmpty, "still owed: \(fixture.owed)")
+        await fixture.broker.stop()
     }
 }
-
-
