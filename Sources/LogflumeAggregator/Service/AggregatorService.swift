@@ -58,11 +58,17 @@ public final class AggregatorService: Service {
                         for await job in hooks.jobs {
                             // Once stopping, queued runs wait in the journal rather than hold up the
                             // shutdown (a hook may take minutes with its retries).
-                            if self.stopping.load(ordering: .relaxed) {
+                            if self.stopping.load(ordering: .relaxed) || Task.isCancelled {
                                 leftOwed += 1
                                 continue
                             }
-                            if await hook.run(job, logger: logger, metrics: metrics, isStopping: { self.stopping.load(ordering: .relaxed) }) {
+                            // Run and settled since it was queued (from a journal listing).
+                            guard journal.isOwed(job) else {
+                                hooks.finished(job)
+                                continue
+                            }
+                            let isStopping: @Sendable () -> Bool = { self.stopping.load(ordering: .relaxed) || Task.isCancelled }
+                            if await hook.run(job, logger: logger, metrics: metrics, isStopping: isStopping) {
                                 do {
                                     try journal.settle(job)
                                 } catch {

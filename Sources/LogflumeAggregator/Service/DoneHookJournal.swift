@@ -24,6 +24,12 @@ struct DoneHookJournal: Sendable {
         try sink.write(Array(description.utf8), to: path(topic: topic, bucketStart: bucket.start, version: version), instance: instance)
     }
 
+    /// Whether the job's entry is still there: a job queued from a listing may have run and been
+    /// settled since (here, or on another instance).
+    func isOwed(_ job: DoneHook.Job) -> Bool {
+        sink.exists(path(topic: job.topic, bucketStart: job.bucket.start, version: job.manifestVersion))
+    }
+
     func settle(_ job: DoneHook.Job) throws {
         try sink.delete(path(topic: job.topic, bucketStart: job.bucket.start, version: job.manifestVersion))
     }
@@ -32,8 +38,10 @@ struct DoneHookJournal: Sendable {
     func owed(topic: String, calendar: BucketCalendar) throws -> [(bucket: Bucket, version: Int)] {
         try sink.list(Self.directory(topic: topic)).compactMap { name -> (bucket: Bucket, version: Int)? in
             // Anything else there (a staged write) is not an entry.
+            // Only canonical names: `settle` deletes by the name it builds.
             guard let separator = name.range(of: "-v", options: .backwards),
-                  let start = Int64(name[..<separator.lowerBound]), let version = Int(name[separator.upperBound...]) else { return nil }
+                  let start = Int64(name[..<separator.lowerBound]), let version = Int(name[separator.upperBound...]),
+                  Self.entryName(bucketStart: start, version: version) == name else { return nil }
             let bucket = calendar.bucket(containing: start)
             return bucket.start == start ? (bucket, version) : nil
         }.sorted { ($0.bucket.start, $0.version) < ($1.bucket.start, $1.version) }
