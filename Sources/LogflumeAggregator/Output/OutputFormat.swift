@@ -193,11 +193,11 @@ enum JSONText {
                 cursor.advance(by: 8)
                 continue
             }
+            // The lowest flag is exact: that byte needs its escape.
             let clean = flags.trailingZeroBitCount >> 3
             cursor.advance(by: clean)
             index += clean
-            let byte = bytes[index]
-            if needsEscape(byte) { putEscaped(byte, into: &cursor) } else { cursor.put(byte) }
+            putEscaped(bytes[index], into: &cursor)
             index += 1
         }
         while index < count {

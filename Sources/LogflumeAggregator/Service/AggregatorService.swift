@@ -49,37 +49,7 @@ public final class AggregatorService: Service {
         try await withGracefulShutdownHandler {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 if let hook = config.doneHook {
-                    let journal = DoneHookJournal(sink: sink, instance: instance)
-                    group.addTask { [logger, metrics] in
-                        var leftOwed = 0
-                        defer {
-                            if leftOwed > 0 { logger.info("done-hooks left owed in the journal for the next start", metadata: ["count": "\(leftOwed)"]) }
-                        }
-                        for await job in hooks.jobs {
-                            // Once stopping, queued runs wait in the journal rather than hold up the
-                            // shutdown (a hook may take minutes with its retries).
-                            if self.stopping.load(ordering: .relaxed) || Task.isCancelled {
-                                leftOwed += 1
-                                continue
-                            }
-                            // Run and settled since it was queued (from a journal listing).
-                            guard journal.isOwed(job) else {
-                                hooks.finished(job)
-                                continue
-                            }
-                            let isStopping: @Sendable () -> Bool = { self.stopping.load(ordering: .relaxed) || Task.isCancelled }
-                            if await hook.run(job, logger: logger, metrics: metrics, isStopping: isStopping) {
-                                do {
-                                    try journal.settle(job)
-                                } catch {
-                                    logger.warning("done-hook journal entry not removed; the hook will run again after a restart", metadata: [
-                                        "topic": "\(job.topic)", "bucket": "\(job.bucket)", "error": "\(error)",
-                                    ])
-                                }
-                            }
-                            hooks.finished(job)
-                        }
-                    }
+                    group.addTask { await self.runHooks(hook, from: hooks) }
                 }
                 defer { hooks.finish() }
                 try await runSessions(hooks: config.doneHook == nil ? nil : hooks)
@@ -90,6 +60,33 @@ public final class AggregatorService: Service {
             self.stopping.store(true, ordering: .relaxed)
         }
         logger.info("aggregator stopped")
+    }
+
+    /// Runs queued hooks one at a time and settles each success in the journal. Once stopping,
+    /// queued runs wait in the journal rather than hold up the shutdown (a hook may take minutes
+    /// with its retries).
+    private func runHooks(_ hook: DoneHook, from hooks: DoneHookQueue) async {
+        let journal = DoneHookJournal(sink: sink, instance: instance)
+        let isStopping: @Sendable () -> Bool = { self.stopping.load(ordering: .relaxed) || Task.isCancelled }
+        var leftOwed = 0
+        for await job in hooks.jobs {
+            if isStopping() {
+                leftOwed += 1
+                continue
+            }
+            // Run and settled since it was queued (from a journal listing), here or elsewhere.
+            if journal.isOwed(job), await hook.run(job, logger: logger, metrics: metrics, isStopping: isStopping) {
+                do {
+                    try journal.settle(job)
+                } catch {
+                    logger.warning("done-hook journal entry not removed; the hook will run again after a restart", metadata: [
+                        "topic": "\(job.topic)", "bucket": "\(job.bucket)", "error": "\(error)",
+                    ])
+                }
+            }
+            hooks.finished(job)
+        }
+        if leftOwed > 0 { logger.info("done-hooks left owed in the journal for the next start", metadata: ["count": "\(leftOwed)"]) }
     }
 
     private func runSessions(hooks: DoneHookQueue?) async throws {

@@ -28,6 +28,8 @@ final class AggregatorSession {
     let metrics: AggregatorMetrics
     let instance: String
     let hooks: DoneHookQueue?
+    /// Where hook runs are owed; nil without a done-hook.
+    let journal: DoneHookJournal?
     let faults: (@Sendable (CrashPoint) throws -> Void)?
     let member: GroupConsumer
 
@@ -58,6 +60,8 @@ final class AggregatorSession {
         self.metrics = metrics
         self.instance = instance
         self.hooks = hooks
+        let journal = hooks == nil ? nil : DoneHookJournal(sink: sink, instance: instance)
+        self.journal = journal
         self.faults = faults
         var groupConfiguration = GroupConsumerConfiguration()
         groupConfiguration.sessionTimeoutMs = config.sessionTimeoutMs
@@ -69,10 +73,7 @@ final class AggregatorSession {
         groupConfiguration.consumer.maxPollRecords = config.maxPollRecords
         member = GroupConsumer(cluster: cluster, groupId: config.groupId, topics: config.topics, configuration: groupConfiguration, logger: logger)
         publishers = Dictionary(uniqueKeysWithValues: config.topics.map {
-            ($0, BucketPublisher(
-                topic: $0, sink: sink, zone: config.timeZone, instance: instance,
-                journal: hooks == nil ? nil : DoneHookJournal(sink: sink, instance: instance)
-            ))
+            ($0, BucketPublisher(topic: $0, sink: sink, zone: config.timeZone, instance: instance, journal: journal))
         })
     }
 
@@ -153,13 +154,12 @@ final class AggregatorSession {
             "group": "\(config.groupId)", "generation": "\(current)", "assignment": "\(assignment.map(\.description).joined(separator: ","))",
         ])
         for topic in config.topics.sorted() { try reconcile(topic: topic) }
-        if let hooks { try queueOwedHooks(assignment: assignment, into: hooks) }
+        if let hooks, let journal { try queueOwedHooks(assignment: assignment, from: journal, into: hooks) }
     }
 
     /// Done-hook runs the journal says may not have happened (a crash or shutdown came between
     /// a marker and its hook), queued again by the owner of the topic's partition 0 alone.
-    private func queueOwedHooks(assignment: some Sequence<TopicPartition>, into hooks: DoneHookQueue) throws {
-        let journal = DoneHookJournal(sink: sink, instance: instance)
+    private func queueOwedHooks(assignment: some Sequence<TopicPartition>, from journal: DoneHookJournal, into hooks: DoneHookQueue) throws {
         let layout = BucketLayout()
         let owners = Set(assignment.filter { $0.partition == 0 }.map(\.topic))
         for topic in config.topics.sorted() where owners.contains(topic) {

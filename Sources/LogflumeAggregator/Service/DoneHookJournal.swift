@@ -19,35 +19,36 @@ struct DoneHookJournal: Sendable {
     /// `<bucket start, ms>-v<manifest version>`.
     static func entryName(bucketStart: Int64, version: Int) -> String { "\(bucketStart)-v\(version)" }
 
+    /// The entry of a bucket's hook run at a manifest version.
+    static func path(topic: String, bucketStart: Int64, version: Int) -> String {
+        directory(topic: topic) + "/" + entryName(bucketStart: bucketStart, version: version)
+    }
+
+    static func path(of job: DoneHook.Job) -> String {
+        path(topic: job.topic, bucketStart: job.bucket.start, version: job.manifestVersion)
+    }
+
     func owe(topic: String, bucket: Bucket, version: Int) throws {
         let description = #"{"topic":"\#(topic)","bucket":"\#(bucket.label.path)","manifestVersion":\#(version)}"# + "\n"
-        try sink.write(Array(description.utf8), to: path(topic: topic, bucketStart: bucket.start, version: version), instance: instance)
+        try sink.write(Array(description.utf8), to: Self.path(topic: topic, bucketStart: bucket.start, version: version), instance: instance)
     }
 
     /// Whether the job's entry is still there: a job queued from a listing may have run and been
     /// settled since (here, or on another instance).
-    func isOwed(_ job: DoneHook.Job) -> Bool {
-        sink.exists(path(topic: job.topic, bucketStart: job.bucket.start, version: job.manifestVersion))
-    }
+    func isOwed(_ job: DoneHook.Job) -> Bool { sink.exists(Self.path(of: job)) }
 
-    func settle(_ job: DoneHook.Job) throws {
-        try sink.delete(path(topic: job.topic, bucketStart: job.bucket.start, version: job.manifestVersion))
-    }
+    func settle(_ job: DoneHook.Job) throws { try sink.delete(Self.path(of: job)) }
 
     /// The entries of `topic`, oldest bucket and version first.
     func owed(topic: String, calendar: BucketCalendar) throws -> [(bucket: Bucket, version: Int)] {
         try sink.list(Self.directory(topic: topic)).compactMap { name -> (bucket: Bucket, version: Int)? in
-            // Anything else there (a staged write) is not an entry.
-            // Only canonical names: `settle` deletes by the name it builds.
+            // Only canonical names (`settle` deletes by the name it builds); anything else there,
+            // such as a staged write, is not an entry.
             guard let separator = name.range(of: "-v", options: .backwards),
                   let start = Int64(name[..<separator.lowerBound]), let version = Int(name[separator.upperBound...]),
                   Self.entryName(bucketStart: start, version: version) == name else { return nil }
             let bucket = calendar.bucket(containing: start)
             return bucket.start == start ? (bucket, version) : nil
         }.sorted { ($0.bucket.start, $0.version) < ($1.bucket.start, $1.version) }
-    }
-
-    private func path(topic: String, bucketStart: Int64, version: Int) -> String {
-        Self.directory(topic: topic) + "/" + Self.entryName(bucketStart: bucketStart, version: version)
     }
 }

@@ -28,5 +28,5 @@ final class DoneHookQueue: Sendable {
 }
 
 extension DoneHook.Job {
-    var identity: String { topic + "/" + DoneHookJournal.entryName(bucketStart: bucket.start, version: manifestVersion) }
+    var identity: String { DoneHookJournal.path(of: self) }
 }
