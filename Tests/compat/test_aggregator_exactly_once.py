@@ -283,6 +283,14 @@ def wait_hook_runs(runs: Path, root: Path, topic: str, procs: list, timeout: flo
     wait_until(lambda: done_labels(root, topic) <= {r[1] for r in hook_runs(runs)}, timeout, "a done-hook run per finished hour", procs)
 
 
+def owed_labels(root: Path, topic: str) -> set[str]:
+    """Buckets whose hook run the journal still owes (`<topic>/_hooks/<start ms>-v<version>`): a
+    marker that appeared while stopping has its run there, for the next start."""
+    directory = root / topic / "_hooks"
+    names = [p.name for p in directory.iterdir() if not p.name.startswith(".")] if directory.exists() else []
+    return {bucket_label(int(name.rsplit("-v", 1)[0])) for name in names}
+
+
 def check_hook_runs(runs: list[list[str]], topic: str, root: Path):
     """Every run names a finished bucket with consistent variables."""
     for topic_, label, version, dt, hr, start, end, path in runs:
@@ -391,7 +399,8 @@ def test_exactly_once_across_sigkills(broker, procs, tmp_path: Path, max_open: i
     The done-hook runs at least once for every finished bucket, kills or not: its journal entry,
     written before the marker, is run again after a restart until the hook succeeded. It runs a
     second time only for a bucket finished before a kill that came between a run and the deletion of
-    its entry (docs/aggregator.md, "Done-hook")."""
+    its entry (docs/aggregator.md, "Done-hook"). A marker that appears while the last stop is under
+    way leaves its run owed in the journal for the next start."""
     partitions = 4
     topic = create_topic(broker, partitions=partitions, config={"retention.ms": -1}, prefix="kill")
     feed = Feed(broker, topic, partitions, "k", seed=2)
@@ -455,8 +464,8 @@ def test_exactly_once_across_sigkills(broker, procs, tmp_path: Path, max_open: i
     check_hook_runs(runs, topic, root)
     ran = [label for _, label, *_ in runs]
     done = done_labels(root, topic)
-    lost = sorted(done - set(ran))
-    assert not lost, f"done-hook never ran for {lost}"
+    lost = sorted(done - set(ran) - owed_labels(root, topic))
+    assert not lost, f"done-hook neither ran nor is owed for {lost}"
     dup = sorted({x for x in ran if ran.count(x) > 1})
     last_kill = max(agg.kill_times)
     unexplained = [label for label in dup if (root / topic / label / "_SUCCESS").stat().st_mtime > last_kill + 0.5]
@@ -535,8 +544,8 @@ def test_two_instances_with_rebalances(broker, procs, tmp_path: Path):
     runs = hook_runs(runs_path)
     check_hook_runs(runs, topic, root)
     ran = [label for _, label, *_ in runs]
-    lost = sorted(done_labels(root, topic) - set(ran))
-    assert not lost, f"done-hook never ran for {lost}"
+    lost = sorted(done_labels(root, topic) - set(ran) - owed_labels(root, topic))
+    assert not lost, f"done-hook neither ran nor is owed for {lost}"
     dup = sorted({x for x in ran if ran.count(x) > 1})
     # A rebalance ends when the members log their new assignment, seconds after a process starts.
     assigned_at = [datetime.datetime.strptime(line.split(" ", 1)[0], "%Y-%m-%dT%H:%M:%S%z").timestamp() + 1.0
