@@ -204,6 +204,7 @@ let package = Package(
             name: "LogflumeAggregatorTests",
             dependencies: [
                 "LogflumeAggregator", "LogflumeTestSupport", "LogflumeClient", "LogflumeBroker", "LogflumeWire", "LogflumeConfig", "LogflumeCompression",
+                "LogflumeMetrics",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -2,6 +2,7 @@ import Foundation
 @testable import LogflumeAggregator
 import LogflumeClient
 import LogflumeCompression
+import LogflumeMetrics
 import LogflumeStorage
 import Logging
 import ServiceLifecycle
@@ -249,6 +250,41 @@ final class CrashOnce: Sendable {
         try await aggregate(fixture.broker, config: config) { fixture.ran.count >= Self.hours }
         #expect(fixture.ran.sorted() == (0..<Self.hours).map { "dt=2024-03-01/hr=\(pad(8 + $0, 2))" })
         #expect(fixture.owed.isEmpty, "still owed: \(fixture.owed)")
+        await fixture.broker.stop()
+    }
+
+    /// A hook that gave up (every hour's first run fails, no retries) stays owed, shows in the
+    /// owed gauge, and runs again at a later check of the journal without a restart: each hour's
+    /// hook succeeds once, and the gauge returns to 0.
+    @Test func aHookThatGaveUpRunsAgainAtALaterCheck() async throws {
+        MetricsRegistry.bootstrap()
+        let fixture = try await hookFixture(topic: "gaveup")
+        defer { fixture.remove() }
+        var config = configuration(topic: fixture.topic, root: fixture.root)
+        var hook = DoneHook(command: """
+            flag='\(fixture.logs)/failed-'"$LOGFLUME_HR"
+            if [ ! -e "$flag" ]; then touch "$flag"; exit 3; fi
+            printf '%s\\n' "$LOGFLUME_BUCKET" >> '\(fixture.logs)/hook.log'
+            """)
+        hook.retries = 0
+        hook.recheckMs = 300
+        config.doneHook = hook
+        let mostOwed = Mutex(0)
+        @Sendable func owedGauge() -> Int? {
+            let text = String(decoding: MetricsRegistry.exposition(), as: UTF8.self)
+            let line = text.split(separator: "\n").first { $0.hasPrefix(#"logflume_aggregator_done_hooks_owed{topic="gaveup"}"#) }
+            return line.flatMap { $0.split(separator: " ").last.flatMap { Double($0) } }.map { Int($0) }
+        }
+        // Runs until every hour's hook succeeded and a check after that found nothing owed.
+        try await aggregate(fixture.broker, config: config) {
+            let owed = owedGauge() ?? -1
+            mostOwed.withLock { $0 = max($0, owed) }
+            return fixture.ran.count >= Self.hours && owed == 0
+        }
+        #expect(fixture.ran.sorted() == (0..<Self.hours).map { "dt=2024-03-01/hr=\(pad(8 + $0, 2))" })
+        #expect(fixture.owed.isEmpty, "still owed: \(fixture.owed)")
+        #expect(mostOwed.withLock { $0 } >= 1, "the gauge never showed a run owed")
+        #expect(owedGauge() == 0)
         await fixture.broker.stop()
     }
 }

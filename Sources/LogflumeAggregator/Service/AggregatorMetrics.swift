@@ -13,6 +13,7 @@ public final class AggregatorMetrics: Sendable {
         let closedLate: Counter
         let markers: Counter
         let hookFailures: Counter
+        let hooksOwed: Gauge
         let openBuckets: Gauge
         let watermarkLag: Gauge
     }
@@ -34,6 +35,7 @@ public final class AggregatorMetrics: Sendable {
                 closedLate: Counter(label: "logflume_aggregator_late_rounds_closed_total", dimensions: dimensions),
                 markers: Counter(label: "logflume_aggregator_done_markers_total", dimensions: dimensions),
                 hookFailures: Counter(label: "logflume_aggregator_done_hook_failures_total", dimensions: dimensions),
+                hooksOwed: Gauge(label: "logflume_aggregator_done_hooks_owed", dimensions: dimensions),
                 openBuckets: Gauge(label: "logflume_aggregator_hours_open", dimensions: dimensions),
                 watermarkLag: Gauge(label: "logflume_aggregator_watermark_lag_seconds", dimensions: dimensions)
             )
@@ -90,6 +92,10 @@ public final class AggregatorMetrics: Sendable {
     func markerCreated(topic: String) { topics[topic]?.markers.increment() }
 
     func doneHookFailed(topic: String) { topics[topic]?.hookFailures.increment() }
+
+    /// Runs owed in the journal whose bucket has its marker, as the last check found them; 0 on
+    /// instances that do not own the topic's partition 0 (they do not look).
+    func hooksOwed(topic: String, count: Int) { topics[topic]?.hooksOwed.record(count) }
 
     func sinkError() { sinkErrorCounter.increment() }
 

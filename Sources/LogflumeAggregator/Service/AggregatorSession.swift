@@ -41,6 +41,10 @@ final class AggregatorSession {
     private var partitionCounts: [String: Int32] = [:]
     private let publishers: [String: BucketPublisher]
     private var lastTickAt: Int64?
+    /// Topics whose partition 0 this instance reads: it alone looks after their owed hook runs.
+    private var hookOwnerOf: Set<String> = []
+    /// When owed hook runs were last listed, and the ones found then (by journal path).
+    private var owedCheck: (at: Int64, owed: Set<String>)?
 
     private struct WriterKey: Hashable {
         var topic: String
@@ -115,6 +119,9 @@ final class AggregatorSession {
             let afterTick = clock.nowMilliseconds
             let nextTickAt = min(lastTickAt.map { $0 + config.tickIntervalMs } ?? afterTick, idleDeadline.flatMap { $0 > afterTick ? $0 : nil } ?? .max)
             pollTimeoutMs = max(1, min(nextTickAt - afterTick, config.tickIntervalMs, 500))
+            if let recheckMs = config.doneHook?.recheckMs, let owedCheck, afterTick - owedCheck.at >= recheckMs {
+                try checkOwedHooks(afterRebuild: false, now: afterTick)
+            }
         }
     }
 
@@ -154,25 +161,39 @@ final class AggregatorSession {
             "group": "\(config.groupId)", "generation": "\(current)", "assignment": "\(assignment.map(\.description).joined(separator: ","))",
         ])
         for topic in config.topics.sorted() { try reconcile(topic: topic) }
-        if let hooks, let journal { try queueOwedHooks(assignment: assignment, from: journal, into: hooks) }
+        hookOwnerOf = Set(assignment.filter { $0.partition == 0 }.map(\.topic))
+        try checkOwedHooks(afterRebuild: true, now: now)
     }
 
-    /// Done-hook runs the journal says may not have happened (a crash or shutdown came between
-    /// a marker and its hook), queued again by the owner of the topic's partition 0 alone.
-    private func queueOwedHooks(assignment: some Sequence<TopicPartition>, from journal: DoneHookJournal, into hooks: DoneHookQueue) throws {
+    /// Done-hook runs the journal says may not have happened, queued again by the owner of the
+    /// topic's partition 0 alone: after a rebuild all of them (a crash, shutdown or rebalance
+    /// came between a marker and its hook); at the periodic check only those owed at the check
+    /// before too (a hook that gave up, an entry not deleted). A run whose marker was written a
+    /// moment ago is mostly still queued on the instance that wrote it, and queueing it here as
+    /// well would run it twice.
+    private func checkOwedHooks(afterRebuild: Bool, now: Int64) throws {
+        guard let hooks, let journal else { return }
         let layout = BucketLayout()
-        let owners = Set(assignment.filter { $0.partition == 0 }.map(\.topic))
-        for topic in config.topics.sorted() where owners.contains(topic) {
+        var owed: Set<String> = []
+        for topic in config.topics.sorted() {
+            guard hookOwnerOf.contains(topic) else {
+                metrics.hooksOwed(topic: topic, count: 0)
+                continue
+            }
+            var count = 0
             for (bucket, version) in try journal.owed(topic: topic, calendar: config.calendar)
             where sink.exists(layout.markerPath(topic: topic, bucket: bucket)) {
                 let job = DoneHook.Job(topic: topic, bucket: bucket, location: sink.location(of: layout.directory(topic: topic, bucket: bucket)), manifestVersion: version)
-                if hooks.enqueue(job) {
-                    logger.info("done-hook owed from before a restart or rebalance; running it", metadata: [
-                        "topic": "\(topic)", "bucket": "\(bucket)", "manifest.version": "\(version)",
-                    ])
-                }
+                count += 1
+                owed.insert(job.identity)
+                guard afterRebuild || owedCheck?.owed.contains(job.identity) == true, hooks.enqueue(job) else { continue }
+                logger.info(afterRebuild ? "done-hook owed from before a restart or rebalance; running it" : "done-hook still owed; running it again", metadata: [
+                    "topic": "\(topic)", "bucket": "\(bucket)", "manifest.version": "\(version)",
+                ])
             }
+            metrics.hooksOwed(topic: topic, count: count)
         }
+        owedCheck = (now, owed)
     }
 
     /// Buckets closed after the last commit (the process died before committing) still have

@@ -14,6 +14,9 @@ public struct DoneHook: Sendable, Equatable {
     public var backoffMs: Int64 = 1000
     /// A run taking longer is killed and counts as failed. Default: 5 minutes.
     public var timeoutMs: Int64 = 300_000
+    /// How often the journal is listed for runs still owed (one that gave up, an entry not
+    /// deleted); a run owed at two checks in a row is queued again. Default: 10 minutes.
+    public var recheckMs: Int64 = 600_000
 
     public init(command: String) {
         self.command = command
