@@ -267,6 +267,8 @@ final class CrashOnce: Sendable {
             printf '%s\\n' "$LOGFLUME_BUCKET" >> '\(fixture.logs)/hook.log'
             """)
         hook.retries = 0
+        // Checks 1.5 s apart: the longest a run can take (one attempt).
+        hook.timeoutMs = 1_500
         hook.recheckMs = 300
         config.doneHook = hook
         let mostOwed = Mutex(0)

@@ -56,4 +56,45 @@ import Testing
         for await queued in queue.jobs { seen.append(queued.manifestVersion) }
         #expect(seen == [1, 2, 1])
     }
+
+    /// After a rebuild every owed run is queued; between rebuilds only a run owed at two checks in
+    /// a row, so one whose marker another instance wrote a moment ago is left to that instance.
+    @Test func aPeriodicCheckQueuesOnlyRunsOwedAtTheCheckBefore() {
+        var hook = DoneHook(command: "true")
+        hook.recheckMs = 1_000
+        hook.retries = 0
+        hook.timeoutMs = 100
+        var check = OwedHookCheck(hook: hook)
+        #expect(!check.isDue(now: 0), "a rebuild comes before any periodic check")
+        #expect(check.check(owed: ["a", "b"], afterRebuild: true, now: 0) == ["a", "b"])
+        #expect(!check.isDue(now: 999))
+        #expect(check.isDue(now: 1_000))
+        // "a" ran and was settled; "c" was just journaled elsewhere; "b" is still owed.
+        #expect(check.check(owed: ["b", "c"], afterRebuild: false, now: 1_000) == ["b"])
+        #expect(check.check(owed: ["b", "c"], afterRebuild: false, now: 2_000) == ["b", "c"])
+        // "a" owed again (a new failure) waits for a second sighting.
+        #expect(check.check(owed: ["a"], afterRebuild: false, now: 3_000) == [])
+        // A failed listing delays the next check by an interval and keeps the last sighting.
+        check.failed(now: 4_000)
+        #expect(!check.isDue(now: 4_999))
+        #expect(check.check(owed: ["a"], afterRebuild: false, now: 5_000) == ["a"])
+    }
+
+    /// Checks are never closer than a run with all its retries can take: 3 attempts of up to 5 s
+    /// with 1 s and 2 s between them is 18 s, longer than the configured 10 s.
+    @Test func checksAreAtLeastAsFarApartAsTheLongestRun() {
+        var hook = DoneHook(command: "true")
+        hook.recheckMs = 10_000
+        hook.retries = 2
+        hook.backoffMs = 1_000
+        hook.timeoutMs = 5_000
+        #expect(hook.backoffs == [1_000, 2_000])
+        #expect(hook.longestRunMs == 18_000)
+        #expect(OwedHookCheck(hook: hook).intervalMs == 18_000)
+        hook.recheckMs = 60_000
+        #expect(OwedHookCheck(hook: hook).intervalMs == 60_000)
+        hook.retries = 8
+        hook.backoffMs = 20_000
+        #expect(hook.backoffs == [20_000, 40_000, 60_000, 60_000, 60_000, 60_000, 60_000, 60_000])
+    }
 }

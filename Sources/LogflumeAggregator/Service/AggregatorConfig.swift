@@ -66,7 +66,7 @@ public struct AggregatorConfig: Sendable {
         .init("done_hook.retries", .integer, default: "5", "Retries of a failing done-hook."),
         .init("done_hook.backoff", .duration, default: "1s", "Wait before the first retry, doubling up to a minute."),
         .init("done_hook.timeout", .duration, default: "5m", "A done-hook run taking longer is killed and retried."),
-        .init("done_hook.recheck_interval", .duration, default: "10m", "How often owed runs are listed again; one owed at two checks in a row runs again."),
+        .init("done_hook.recheck_interval", .duration, default: "10m", "How often owed runs are listed again (at least as long as a run with its retries can take); one owed at two checks in a row runs again."),
         .init("tick_interval", .duration, default: "1s", "How often the watermark advances and buckets close; also at once when a partition turns idle."),
         .init("log_level", .choice(["trace", "debug", "info", "notice", "warning", "error", "critical"]), default: "info", "Log verbosity."),
         .init("metrics_listen", .string, default: "", "HOST:PORT serving Prometheus /metrics and /status; empty: off."),
@@ -127,7 +127,7 @@ public struct AggregatorConfig: Sendable {
             hook.retries = max(0, values.int("done_hook.retries"))
             hook.backoffMs = max(1, values.integer("done_hook.backoff"))
             hook.timeoutMs = max(1, values.integer("done_hook.timeout"))
-            hook.recheckMs = max(10, values.integer("done_hook.recheck_interval"))
+            hook.recheckMs = max(1000, values.integer("done_hook.recheck_interval"))
             doneHook = hook
         }
         tickIntervalMs = max(10, values.integer("tick_interval"))

@@ -79,7 +79,7 @@ public final class AggregatorService: Service {
                 do {
                     try journal.settle(job)
                 } catch {
-                    logger.warning("done-hook journal entry not removed; the hook will run again after a restart", metadata: [
+                    logger.warning("done-hook journal entry not removed; the hook will run again at a later check of the journal or after a restart", metadata: [
                         "topic": "\(job.topic)", "bucket": "\(job.bucket)", "error": "\(error)",
                     ])
                 }

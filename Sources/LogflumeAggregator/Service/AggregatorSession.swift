@@ -43,8 +43,8 @@ final class AggregatorSession {
     private var lastTickAt: Int64?
     /// Topics whose partition 0 this instance reads: it alone looks after their owed hook runs.
     private var hookOwnerOf: Set<String> = []
-    /// When owed hook runs were last listed, and the ones found then (by journal path).
-    private var owedCheck: (at: Int64, owed: Set<String>)?
+    /// Which owed hook runs to queue again; nil without a done-hook.
+    private var owedCheck: OwedHookCheck?
 
     private struct WriterKey: Hashable {
         var topic: String
@@ -67,6 +67,7 @@ final class AggregatorSession {
         let journal = hooks == nil ? nil : DoneHookJournal(sink: sink, instance: instance)
         self.journal = journal
         self.faults = faults
+        owedCheck = config.doneHook.map(OwedHookCheck.init)
         var groupConfiguration = GroupConsumerConfiguration()
         groupConfiguration.sessionTimeoutMs = config.sessionTimeoutMs
         groupConfiguration.heartbeatIntervalMs = Int64(max(100, config.sessionTimeoutMs / 5))
@@ -119,14 +120,14 @@ final class AggregatorSession {
             let afterTick = clock.nowMilliseconds
             let nextTickAt = min(lastTickAt.map { $0 + config.tickIntervalMs } ?? afterTick, idleDeadline.flatMap { $0 > afterTick ? $0 : nil } ?? .max)
             pollTimeoutMs = max(1, min(nextTickAt - afterTick, config.tickIntervalMs, 500))
-            if let recheckMs = config.doneHook?.recheckMs, let owedCheck, afterTick - owedCheck.at >= recheckMs {
-                try checkOwedHooks(afterRebuild: false, now: afterTick)
-            }
+            if owedCheck?.isDue(now: afterTick) == true { checkOwedHooksBetweenRebuilds(now: afterTick) }
         }
     }
 
     /// Drops unpublished files and leaves the group; the committed offsets stay where they are.
     func close() async {
+        // Until the next session's rebuild this instance owns nothing, as far as anyone can tell.
+        for topic in config.topics where hookOwnerOf.contains(topic) { metrics.hooksOwed(topic: topic, count: 0) }
         abandonWriters()
         await member.close()
     }
@@ -166,15 +167,11 @@ final class AggregatorSession {
     }
 
     /// Done-hook runs the journal says may not have happened, queued again by the owner of the
-    /// topic's partition 0 alone: after a rebuild all of them (a crash, shutdown or rebalance
-    /// came between a marker and its hook); at the periodic check only those owed at the check
-    /// before too (a hook that gave up, an entry not deleted). A run whose marker was written a
-    /// moment ago is mostly still queued on the instance that wrote it, and queueing it here as
-    /// well would run it twice.
+    /// topic's partition 0 alone; `OwedHookCheck` decides which.
     private func checkOwedHooks(afterRebuild: Bool, now: Int64) throws {
-        guard let hooks, let journal else { return }
+        guard let hooks, let journal, owedCheck != nil else { return }
         let layout = BucketLayout()
-        var owed: Set<String> = []
+        var owed: [DoneHook.Job] = []
         for topic in config.topics.sorted() {
             guard hookOwnerOf.contains(topic) else {
                 metrics.hooksOwed(topic: topic, count: 0)
@@ -184,16 +181,32 @@ final class AggregatorSession {
             for (bucket, version) in try journal.owed(topic: topic, calendar: config.calendar)
             where sink.exists(layout.markerPath(topic: topic, bucket: bucket)) {
                 let job = DoneHook.Job(topic: topic, bucket: bucket, location: sink.location(of: layout.directory(topic: topic, bucket: bucket)), manifestVersion: version)
+                owed.append(job)
                 count += 1
-                owed.insert(job.identity)
-                guard afterRebuild || owedCheck?.owed.contains(job.identity) == true, hooks.enqueue(job) else { continue }
-                logger.info(afterRebuild ? "done-hook owed from before a restart or rebalance; running it" : "done-hook still owed; running it again", metadata: [
-                    "topic": "\(topic)", "bucket": "\(bucket)", "manifest.version": "\(version)",
-                ])
             }
             metrics.hooksOwed(topic: topic, count: count)
         }
-        owedCheck = (now, owed)
+        let queue = owedCheck!.check(owed: Set(owed.map(\.identity)), afterRebuild: afterRebuild, now: now)
+        // Oldest bucket first, as listed.
+        for job in owed where queue.contains(job.identity) {
+            guard hooks.enqueue(job) else { continue }
+            logger.info(afterRebuild ? "done-hook owed from before a restart or rebalance; running it" : "done-hook still owed; running it again", metadata: [
+                "topic": "\(job.topic)", "bucket": "\(job.bucket)", "manifest.version": "\(job.manifestVersion)",
+            ])
+        }
+    }
+
+    /// The periodic check is housekeeping, not part of writing buckets: a failed listing is
+    /// logged and counted, and tried again an interval later, rather than ending the session
+    /// (whose rebuild would queue every owed run at once, even those still running elsewhere).
+    private func checkOwedHooksBetweenRebuilds(now: Int64) {
+        do {
+            try checkOwedHooks(afterRebuild: false, now: now)
+        } catch {
+            owedCheck?.failed(now: now)
+            metrics.sinkError()
+            logger.warning("could not list the done-hook journal; trying again at the next check", metadata: ["error": "\(error)"])
+        }
     }
 
     /// Buckets closed after the last commit (the process died before committing) still have

@@ -42,15 +42,14 @@ public struct DoneHook: Sendable, Equatable {
     /// Runs the command until it succeeds or the retries are used up; true on success. No retry
     /// starts once `isStopping` says so: the run stays owed in the journal for the next start.
     public func run(_ job: Job, logger: Logger, metrics: AggregatorMetrics? = nil, isStopping: @Sendable () -> Bool = { false }) async -> Bool {
-        var wait = backoffMs
+        let waits = backoffs
         for attempt in 0...retries {
             if attempt > 0 {
                 if isStopping() {
                     logger.warning("done-hook left owed: the aggregator is stopping", metadata: ["topic": "\(job.topic)", "bucket": "\(job.bucket)"])
                     return false
                 }
-                do { try await Task.sleep(for: .milliseconds(wait)) } catch { return false }
-                wait = min(wait * 2, 60_000)
+                do { try await Task.sleep(for: .milliseconds(waits[attempt - 1])) } catch { return false }
             }
             let status = await execute(job)
             if status == 0 {
@@ -62,9 +61,25 @@ public struct DoneHook: Sendable, Equatable {
                 "topic": "\(job.topic)", "bucket": "\(job.bucket)", "exit": "\(status)", "attempt": "\(attempt + 1)", "of": "\(retries + 1)",
             ])
         }
-        logger.error("done-hook gave up", metadata: ["topic": "\(job.topic)", "bucket": "\(job.bucket)", "command": "\(command)"])
+        logger.error("done-hook gave up; the run stays owed and is tried again at a later check of the journal", metadata: [
+            "topic": "\(job.topic)", "bucket": "\(job.bucket)", "command": "\(command)",
+        ])
         return false
     }
+
+    /// The wait before each retry: `backoffMs`, doubling up to a minute.
+    var backoffs: [Int64] {
+        var waits: [Int64] = []
+        var wait = backoffMs
+        for _ in 0..<retries {
+            waits.append(wait)
+            wait = min(wait * 2, 60_000)
+        }
+        return waits
+    }
+
+    /// The longest one run can take: every attempt timing out, with the backoff between them.
+    var longestRunMs: Int64 { Int64(retries + 1) * timeoutMs + backoffs.reduce(0, +) }
 
     /// The exit status; -1 when the command could not start or timed out.
     private func execute(_ job: Job) async -> Int32 {

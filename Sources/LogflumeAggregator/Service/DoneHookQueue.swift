@@ -1,7 +1,7 @@
 import Synchronization
 
-/// The done-hook jobs of this process, waiting or running, in order. A rebuild that finds a job
-/// owed in the journal while it is still here does not queue it a second time.
+/// The done-hook jobs of this process, waiting or running, in order. A rebuild or a periodic check
+/// that finds a job owed in the journal while it is still here does not queue it a second time.
 final class DoneHookQueue: Sendable {
     let jobs: AsyncStream<DoneHook.Job>
     private let continuation: AsyncStream<DoneHook.Job>.Continuation
