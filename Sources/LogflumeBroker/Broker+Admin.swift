@@ -101,6 +101,7 @@ extension Broker {
         case "num.partitions": return String(config.numPartitions)
         case "auto.create.topics.enable": return String(config.autoCreateTopics)
         case "socket.request.max.bytes": return String(config.socketRequestMaxBytes)
+        case "fetch.max.bytes": return String(config.fetchMaxBytes)
         default:
             return BrokerConfig.topicDefaultKeys.first { $0.0 == name }.map { config.topicDefaults[$0.1] ?? "" }
         }

@@ -12,10 +12,11 @@ extension Broker {
         var hasErrors: Bool
     }
 
-    /// Reads every requested partition once, honouring the partition and response byte limits;
-    /// the first partition with data always gets a whole batch (KIP-74).
+    /// Reads every requested partition once, honouring the partition and response byte limits
+    /// (the client's and the broker's `fetch.max.bytes`); the first partition with data always
+    /// gets a whole batch (KIP-74).
     func readFetch(_ request: FetchRequest, version: Int16) -> FetchResult {
-        var remaining = version >= 3 ? Int(request.maxBytes) : Int.max
+        var remaining = min(version >= 3 ? Int(request.maxBytes) : Int.max, config.fetchMaxBytes)
         var ranges: [Int: [FileRange]] = [:]
         var total = 0
         var hasErrors = false

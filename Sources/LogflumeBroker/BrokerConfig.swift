@@ -8,6 +8,9 @@ public struct BrokerConfig: Sendable {
     public var dataDirectory = "./data"
     public var nodeId: Int32 = 0
     public var socketRequestMaxBytes = 100 << 20
+    /// Most record bytes in one fetch answer, whatever the client asks for (KIP-541); the first
+    /// batch is whole even if larger.
+    public var fetchMaxBytes = 55 << 20
     public var numPartitions: Int32 = 1
     public var autoCreateTopics = true
     public var retentionCheckIntervalMs: Int64 = 300_000
@@ -55,6 +58,7 @@ public struct BrokerConfig: Sendable {
         .init("data.dir", .string, default: "./data", "Directory holding topic partitions and cluster metadata."),
         .init("node.id", .integer, default: "0", "This broker's id."),
         .init("socket.request.max.bytes", .size, default: "100MiB", "Largest request frame accepted; bigger ones close the connection before being buffered."),
+        .init("fetch.max.bytes", .size, default: "55MiB", "Most record bytes in one fetch answer, whatever the client asks for (the first batch is whole even if larger)."),
         .init("num.partitions", .integer, default: "1", "Partitions of auto-created topics."),
         .init("auto.create.topics.enable", .boolean, default: "true", "Create a topic when a client asks for its metadata."),
         .init("log.retention.check.interval.ms", .duration, default: "5m", "How often retention runs."),
@@ -88,6 +92,8 @@ public struct BrokerConfig: Sendable {
         dataDirectory = values.string("data.dir")
         nodeId = Int32(clamping: values.integer("node.id"))
         socketRequestMaxBytes = values.int("socket.request.max.bytes")
+        fetchMaxBytes = values.int("fetch.max.bytes")
+        guard fetchMaxBytes >= 1024 else { throw values.invalid("fetch.max.bytes", "must be at least 1KiB") }
         numPartitions = Int32(clamping: values.integer("num.partitions"))
         guard numPartitions >= 1 else { throw values.invalid("num.partitions", "must be at least 1") }
         autoCreateTopics = values.boolean("auto.create.topics.enable")

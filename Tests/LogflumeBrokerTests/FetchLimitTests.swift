@@ -1,0 +1,59 @@
+@testable import LogflumeBroker
+import LogflumeWire
+import Testing
+
+/// The byte limits of a fetch answer: the client's, per partition and in all, and the broker's
+/// own `fetch.max.bytes` (KIP-541).
+@Suite struct FetchLimitTests {
+    /// Partitions 0 and 1 of `topic`, from offset 0, as much as the client allows.
+    func fetchBoth(_ test: TestBroker, topic: String, maxBytes: Int32 = 50 << 20) -> Broker.FetchResult {
+        let partitions = (0..<2).map { FetchRequest.FetchPartition(partition: Int32($0), fetchOffset: 0, partitionMaxBytes: 1 << 20) }
+        return test.broker.readFetch(FetchRequest(maxBytes: maxBytes, topics: [.init(topic: "capped", partitions: partitions)]), version: 4)
+    }
+
+    func recordBytes(_ result: Broker.FetchResult) -> [Int] {
+        result.response.responses[0].partitions.map(\.records.length)
+    }
+
+    @Test func theBrokerCapsAnAnswerBelowWhatTheClientAsksFor() throws {
+        let test = try TestBroker { $0.fetchMaxBytes = 2_000 }
+        defer { test.remove() }
+        test.createTopic("capped", partitions: 2)
+        let small = batch((0..<5).map { "value \($0) " + String(repeating: "x", count: 80) })
+        for partition in Int32(0)..<2 {
+            for _ in 0..<5 { #expect(test.produce("capped", partition: partition, batch: small).errorCode == 0) }
+        }
+        #expect(small.bytes.readableBytes * 5 > 2_000)
+
+        let capped = fetchBoth(test, topic: "capped")
+        #expect(capped.bytes == 2_000)
+        #expect(recordBytes(capped) == [2_000, 0])
+        // The client's own limit still applies when it is the lower one.
+        let clientLimited = fetchBoth(test, topic: "capped", maxBytes: 1_500)
+        #expect(recordBytes(clientLimited) == [1_500, 0])
+    }
+
+    @Test func withoutTheCapTheClientsLimitsDecide() throws {
+        let test = try TestBroker()
+        defer { test.remove() }
+        #expect(test.broker.config.fetchMaxBytes == 55 << 20)
+        test.createTopic("capped", partitions: 2)
+        let small = batch((0..<5).map { "value \($0) " + String(repeating: "x", count: 80) })
+        for partition in Int32(0)..<2 {
+            for _ in 0..<5 { _ = test.produce("capped", partition: partition, batch: small) }
+        }
+        let whole = small.bytes.readableBytes * 5
+        #expect(recordBytes(fetchBoth(test, topic: "capped")) == [whole, whole])
+    }
+
+    /// A consumer must get past a batch larger than any limit: the first one is whole.
+    @Test func theFirstBatchIsWholeEvenAboveTheCap() throws {
+        let test = try TestBroker { $0.fetchMaxBytes = 1_024 }
+        defer { test.remove() }
+        test.createTopic("capped", partitions: 2)
+        let large = batch((0..<40).map { "value \($0) " + String(repeating: "y", count: 80) })
+        #expect(large.bytes.readableBytes > 1_024)
+        for partition in Int32(0)..<2 { _ = test.produce("capped", partition: partition, batch: large) }
+        #expect(recordBytes(fetchBoth(test, topic: "capped")) == [large.bytes.readableBytes, 0])
+    }
+}
