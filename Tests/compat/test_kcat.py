@@ -9,6 +9,7 @@ import pytest
 from conftest import (
     CODEC_IDS,
     Rec,
+    admin_client,
     assert_records_equal,
     consume_confluent,
     create_topic,
@@ -184,3 +185,28 @@ def test_json_envelope(broker):
     # kcat prints headers as a flat [name, value, ...] list.
     assert headers in (["a", "1", "b", "2"], {"a": "1", "b": "2"}), headers
     assert (second["offset"], second["ts"], second["key"], second["payload"]) == (1, ts + 1, None, "world")
+
+
+def test_broker_fetch_cap_still_delivers_everything(broker_factory):
+    """A broker whose fetch.max.bytes (KIP-541) is far below what librdkafka asks for (1 KiB
+    against 50 MiB) answers with at most that much past the first batch; kcat and
+    confluent-kafka still read every record of every partition, in order, and the broker reports
+    the setting through DescribeConfigs."""
+    from confluent_kafka.admin import ConfigResource
+
+    capped = broker_factory(config={"fetch.max.bytes": "1KiB"})
+    topic = create_topic(capped, partitions=3, prefix="capped")
+    records = [{"partition": i % 3, "key": None, "value": f"record-{i}-{'x' * 300}".encode()} for i in range(300)]
+    produce_confluent(capped, topic, records, **{"linger.ms": 20})
+    for p in range(3):
+        expected = [r["value"] for r in records if r["partition"] == p]
+        got = kcat_consume(capped, topic, partition=p)
+        assert [r.value for r in got] == expected, f"partition {p}: kcat read {len(got)} of {len(expected)}"
+        assert [r.offset for r in got] == list(range(len(expected)))
+    via_librdkafka = consume_confluent(capped, topic, {p: 0 for p in range(3)}, {p: 100 for p in range(3)})
+    assert sorted((r.partition, r.offset) for r in via_librdkafka) == [(p, o) for p in range(3) for o in range(100)]
+
+    admin = admin_client(capped)
+    resource = ConfigResource(ConfigResource.Type.BROKER, "0")
+    described = admin.describe_configs([resource])[resource].result(timeout=10)
+    assert described["fetch.max.bytes"].value == "1024", described["fetch.max.bytes"]
