@@ -82,7 +82,7 @@ extension Broker {
                 }
                 result.configs = BrokerConfig.schema.keys.filter { wanted?.contains($0.name) ?? true }.map { key in
                     .init(name: key.name, value: brokerValue(key.name) ?? key.defaultValue, readOnly: true, isDefault: false,
-                          configSource: 4, isSensitive: false, synonyms: [], configType: 2, documentation: key.documentation)
+                          configSource: 4, isSensitive: false, synonyms: [], configType: Self.configType(key.kind), documentation: key.documentation)
                 }
             default:
                 result.errorCode = KafkaErrorCode.invalidRequest.rawValue
@@ -104,6 +104,18 @@ extension Broker {
         case "fetch.max.bytes": return String(config.fetchMaxBytes)
         default:
             return BrokerConfig.topicDefaultKeys.first { $0.0 == name }.map { config.topicDefaults[$0.1] ?? "" }
+        }
+    }
+
+    /// A broker key's ConfigType by its kind: sizes and counts are INT, as Kafka has them
+    /// (`socket.request.max.bytes`, `fetch.max.bytes`, `num.partitions`), durations LONG.
+    static func configType(_ kind: ConfigSchema.Kind) -> Int8 {
+        switch kind {
+        case .boolean: return 1
+        case .integer, .size: return 3
+        case .duration: return 5
+        case .stringArray: return 7
+        default: return 2
         }
     }
 

@@ -16,7 +16,7 @@ extension Broker {
     /// (the client's and the broker's `fetch.max.bytes`); the first partition with data always
     /// gets a whole batch (KIP-74).
     func readFetch(_ request: FetchRequest, version: Int16) -> FetchResult {
-        var remaining = min(version >= 3 ? Int(request.maxBytes) : Int.max, config.fetchMaxBytes)
+        var remaining = answerMaxBytes(request, version: version)
         var ranges: [Int: [FileRange]] = [:]
         var total = 0
         var hasErrors = false
@@ -66,13 +66,22 @@ extension Broker {
         return FetchResult(response: FetchResponse(responses: responses), ranges: ranges, bytes: total, hasErrors: hasErrors)
     }
 
+    /// The most record bytes an answer may carry: the client's `max.bytes` (v3+) and the broker's
+    /// `fetch.max.bytes`, whichever is lower.
+    func answerMaxBytes(_ request: FetchRequest, version: Int16) -> Int {
+        min(version >= 3 ? Int(request.maxBytes) : Int.max, config.fetchMaxBytes)
+    }
+
     /// Fetch with long polling: answered at once when `min.bytes` are there (or on errors),
-    /// otherwise when new data arrives or `max.wait.ms` passes, whichever is first.
+    /// otherwise when new data arrives or `max.wait.ms` passes, whichever is first. `min.bytes`
+    /// above what an answer may carry counts as that much, as Kafka clamps it: otherwise a
+    /// client asking for more than the cap would wait out `max.wait.ms` on every fetch.
     func fetch(
         _ request: FetchRequest, version: Int16, header: RequestHeader, connection: ConnectionInfo, eventLoop: any EventLoop
     ) -> EventLoopFuture<OutboundResponse?> {
+        let minBytes = max(1, min(Int(request.minBytes), answerMaxBytes(request, version: version)))
         let first = readFetch(request, version: version)
-        if first.bytes >= max(1, Int(request.minBytes)) || request.maxWaitMs <= 0 || first.hasErrors || connection.draining() {
+        if first.bytes >= minBytes || request.maxWaitMs <= 0 || first.hasErrors || connection.draining() {
             return eventLoop.makeSucceededFuture(encodeFetch(first, version: version, header: header))
         }
         let waiting = request.topics.flatMap { topic in topic.partitions.compactMap { topics.partition(topic.topic, $0.partition) } }
@@ -82,7 +91,7 @@ extension Broker {
             eventLoop.assertInEventLoop()
             guard !wait.done else { return }
             let result = readFetch(request, version: version)
-            if !timedOut && result.bytes < max(1, Int(request.minBytes)) && !result.hasErrors && !connection.draining() {
+            if !timedOut && result.bytes < minBytes && !result.hasErrors && !connection.draining() {
                 wait.rearm()
                 return
             }

@@ -1,5 +1,6 @@
 @testable import LogflumeBroker
 import LogflumeWire
+import NIOEmbedded
 import Testing
 
 /// The byte limits of a fetch answer: the client's, per partition and in all, and the broker's
@@ -8,7 +9,7 @@ import Testing
     /// Partitions 0 and 1 of `topic`, from offset 0, as much as the client allows.
     func fetchBoth(_ test: TestBroker, topic: String, maxBytes: Int32 = 50 << 20) -> Broker.FetchResult {
         let partitions = (0..<2).map { FetchRequest.FetchPartition(partition: Int32($0), fetchOffset: 0, partitionMaxBytes: 1 << 20) }
-        return test.broker.readFetch(FetchRequest(maxBytes: maxBytes, topics: [.init(topic: "capped", partitions: partitions)]), version: 4)
+        return test.broker.readFetch(FetchRequest(maxBytes: maxBytes, topics: [.init(topic: topic, partitions: partitions)]), version: 4)
     }
 
     func recordBytes(_ result: Broker.FetchResult) -> [Int] {
@@ -55,5 +56,39 @@ import Testing
         #expect(large.bytes.readableBytes > 1_024)
         for partition in Int32(0)..<2 { _ = test.produce("capped", partition: partition, batch: large) }
         #expect(recordBytes(fetchBoth(test, topic: "capped")) == [large.bytes.readableBytes, 0])
+    }
+
+    /// A client whose `min.bytes` is above what the broker lets an answer carry is answered as
+    /// soon as a full answer is there, not after `max.wait.ms` (Kafka clamps `min.bytes` too).
+    @Test func minBytesAboveTheCapDoesNotHoldTheAnswer() throws {
+        let test = try TestBroker { $0.fetchMaxBytes = 2_000 }
+        defer { test.remove() }
+        let small = batch((0..<5).map { "value \($0) " + String(repeating: "x", count: 80) })
+        test.createTopic("capped", partitions: 1)
+        for _ in 0..<5 { _ = test.produce("capped", batch: small) }
+        test.createTopic("sparse", partitions: 1)
+        _ = test.produce("sparse", batch: small)
+        #expect(small.bytes.readableBytes < 1_500)
+        let loop = EmbeddedEventLoop()
+        defer { try? loop.syncShutdownGracefully() }
+        func answeredAtOnce(_ topic: String, minBytes: Int32) -> Bool {
+            let request = FetchRequest(
+                maxWaitMs: 60_000, minBytes: minBytes, maxBytes: 50 << 20,
+                topics: [.init(topic: topic, partitions: [.init(partition: 0, fetchOffset: 0, partitionMaxBytes: 1 << 20)])]
+            )
+            let header = RequestHeader(requestApiKey: ApiKey.fetch.rawValue, requestApiVersion: 4, correlationId: 1, clientId: nil)
+            let future = test.broker.fetch(request, version: 4, header: header, connection: ConnectionInfo(peer: "test", draining: { false }), eventLoop: loop)
+            let done = Box()
+            future.whenComplete { _ in done.value = true }
+            loop.run()  // what is due now; the 60 s wait is not
+            return done.value
+        }
+        #expect(answeredAtOnce("capped", minBytes: 1 << 20), "held for max.wait.ms although the cap allows no more")
+        // Below the cap and above what is there, the wait is real.
+        #expect(!answeredAtOnce("sparse", minBytes: 1_500))
+    }
+
+    final class Box: @unchecked Sendable {
+        var value = false
     }
 }

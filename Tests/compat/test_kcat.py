@@ -197,7 +197,9 @@ def test_broker_fetch_cap_still_delivers_everything(broker_factory):
     capped = broker_factory(config={"fetch.max.bytes": "1KiB"})
     topic = create_topic(capped, partitions=3, prefix="capped")
     records = [{"partition": i % 3, "key": None, "value": f"record-{i}-{'x' * 300}".encode()} for i in range(300)]
-    produce_confluent(capped, topic, records, **{"linger.ms": 20})
+    # Batches of two records (~700 bytes), so that the cap cuts answers between and inside
+    # batches rather than every answer being one batch larger than the cap.
+    produce_confluent(capped, topic, records, **{"linger.ms": 20, "batch.num.messages": 2})
     for p in range(3):
         expected = [r["value"] for r in records if r["partition"] == p]
         got = kcat_consume(capped, topic, partition=p)

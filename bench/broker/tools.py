@@ -402,15 +402,19 @@ def cmd_timed(args):
     proc = subprocess.Popen(command, stdin=stdin, stdout=stdout, stderr=stderr)
 
     def expire():
-        timed_out.set()
-        proc.kill()
-    watchdog = threading.Timer(args.timeout, expire) if args.timeout else None
-    if watchdog:
-        watchdog.start()
-    rc = proc.wait()
-    wall = time.perf_counter() - start
-    if watchdog:
+        if proc.poll() is None:
+            timed_out.set()
+            proc.kill()
+    watchdog = threading.Timer(args.timeout, expire)
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        rc = proc.wait()
+        wall = time.perf_counter() - start
+    finally:
         watchdog.cancel()
+        if proc.poll() is None:
+            proc.kill()
     if timed_out.is_set():
         rc = 124
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
