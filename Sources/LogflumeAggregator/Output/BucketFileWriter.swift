@@ -10,7 +10,7 @@ public struct OutputSettings: Sendable, Equatable {
     public var format: OutputFormat = .jsonl
     /// Default: gzip.
     public var codec: OutputCodec = .gzip
-    /// nil = the codec's default level (gzip 6, zstd 3).
+    /// nil = the codec's default level (gzip 6, zstd 1).
     public var compressionLevel: Int?
     /// A part file ends after the record that takes its uncompressed size to this. Counted before
     /// compression so part boundaries depend on the records alone. Default: 256 MiB.
@@ -35,8 +35,8 @@ final class BucketFileWriter {
     private var encoder: LineEncoder
 
     /// Uncompressed bytes handed to the compressor at once; each becomes one gzip member or zstd
-    /// frame. Deflate's window is 32 KiB, so gzip loses nothing to the boundaries; zstd at
-    /// level 3 loses a few percent against one frame per file.
+    /// frame. Deflate's window is 32 KiB, so gzip loses nothing to the boundaries; zstd loses a
+    /// few percent against one frame per file.
     static let chunkBytes = 256 << 10
     /// A chunk's buffer: room for the line that takes it past `chunkBytes` without growing.
     static let chunkBufferBytes = chunkBytes + (64 << 10)
