@@ -58,7 +58,7 @@ public struct AggregatorConfig: Sendable {
         .init("output.sink", .choice(["local", "s3"]), default: "local", "Where buckets go: local (the filesystem under output.root) or s3 (the [s3] keys)."),
         .init("output.format", .choice(["jsonl", "raw"]), default: "jsonl", "jsonl: one JSON object per record; raw: the record value and a newline."),
         .init("output.codec", .choice(["gzip", "zstd", "none"]), default: "gzip", "Compression of data files."),
-        .init("output.compression_level", .integer, default: "-1", "Codec level; -1 picks the default (gzip 6, zstd 1: on log lines as small as zstd 3, and faster)."),
+        .init("output.compression_level", .integer, default: "-1", "Codec level; -1 picks the default (gzip 6, zstd 1: on JSON lines smaller than zstd 3, and cheaper)."),
         .init("output.max_file_bytes", .size, default: "256MiB", "A part file ends once this many bytes (before compression) are in it."),
         .init("output.marker_lookback", .duration, default: "48h", "How far back unfinished buckets are checked for their manifest and marker."),
         .init("late.policy", .choice(["late-dir", "drop", "reopen"]), default: "late-dir", "Records for an already closed bucket: late/ subdirectory, drop (counted), or reopen the bucket."),
