@@ -82,7 +82,7 @@ extension Broker {
                 }
                 result.configs = BrokerConfig.schema.keys.filter { wanted?.contains($0.name) ?? true }.map { key in
                     .init(name: key.name, value: brokerValue(key.name) ?? key.defaultValue, readOnly: true, isDefault: false,
-                          configSource: 4, isSensitive: false, synonyms: [], configType: Self.configType(key.kind), documentation: key.documentation)
+                          configSource: 4, isSensitive: false, synonyms: [], configType: Self.brokerConfigType(key), documentation: key.documentation)
                 }
             default:
                 result.errorCode = KafkaErrorCode.invalidRequest.rawValue
@@ -107,10 +107,12 @@ extension Broker {
         }
     }
 
-    /// A broker key's ConfigType by its kind: sizes and counts are INT, as Kafka has them
-    /// (`socket.request.max.bytes`, `fetch.max.bytes`, `num.partitions`), durations LONG.
-    static func configType(_ kind: ConfigSchema.Kind) -> Int8 {
-        switch kind {
+    /// A broker key's ConfigType: a topic default's (`log.*`) is its topic key's; otherwise by
+    /// kind, sizes and counts INT as Kafka has them (`socket.request.max.bytes`,
+    /// `fetch.max.bytes`, `num.partitions`), durations LONG.
+    static func brokerConfigType(_ key: ConfigSchema.Key) -> Int8 {
+        if let topicKey = BrokerConfig.topicDefaultKeys.first(where: { $0.0 == key.name })?.1 { return configType(topicKey) }
+        switch key.kind {
         case .boolean: return 1
         case .integer, .size: return 3
         case .duration: return 5

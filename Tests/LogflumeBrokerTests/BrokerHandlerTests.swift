@@ -183,6 +183,24 @@ import Testing
         #expect(test.broker.topics.topic("c") == nil)
     }
 
+    /// Broker settings carry Kafka's ConfigType ids: BOOLEAN 1, STRING 2, INT 3, LONG 5, LIST 7.
+    @Test func brokerConfigsCarryKafkasTypes() throws {
+        let test = try TestBroker()
+        defer { test.remove() }
+        let described = test.broker.describeConfigs(DescribeConfigsRequest(resources: [.init(resourceType: 4, resourceName: "0")]), version: 3)
+        let types = Dictionary(uniqueKeysWithValues: described.results[0].configs.map { ($0.name, $0.configType) })
+        #expect(types["fetch.max.bytes"] == 3)
+        #expect(types["socket.request.max.bytes"] == 3)
+        #expect(types["num.partitions"] == 3)
+        #expect(types["auto.create.topics.enable"] == 1)
+        #expect(types["log.retention.check.interval.ms"] == 5)
+        #expect(types["log.retention.bytes"] == 5, "a topic default has its topic key's type (retention.bytes is LONG)")
+        #expect(types["log.segment.bytes"] == 3)
+        #expect(types["log.cleanup.policy"] == 7)
+        #expect(types["listen"] == 2)
+        #expect(described.results[0].configs.first { $0.name == "fetch.max.bytes" }?.value == String(55 << 20))
+    }
+
     @Test func framesAreDecodedAnsweredOrRefused() throws {
         let test = try TestBroker()
         defer { test.remove() }
