@@ -103,7 +103,7 @@ extension Broker {
         case "socket.request.max.bytes": return String(config.socketRequestMaxBytes)
         case "fetch.max.bytes": return String(config.fetchMaxBytes)
         default:
-            return BrokerConfig.topicDefaultKeys.first { $0.0 == name }.map { config.topicDefaults[$0.1] ?? "" }
+            return BrokerConfig.topicKey(forBrokerKey: name).map { config.topicDefaults[$0] ?? "" }
         }
     }
 
@@ -111,7 +111,7 @@ extension Broker {
     /// kind, sizes and counts INT as Kafka has them (`socket.request.max.bytes`,
     /// `fetch.max.bytes`, `num.partitions`), durations LONG.
     static func brokerConfigType(_ key: ConfigSchema.Key) -> Int8 {
-        if let topicKey = BrokerConfig.topicDefaultKeys.first(where: { $0.0 == key.name })?.1 { return configType(topicKey) }
+        if let topicKey = BrokerConfig.topicKey(forBrokerKey: key.name) { return configType(topicKey) }
         switch key.kind {
         case .boolean: return 1
         case .integer, .size: return 3

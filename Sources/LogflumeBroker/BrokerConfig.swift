@@ -32,6 +32,11 @@ public struct BrokerConfig: Sendable {
         return listen.host == "0.0.0.0" || listen.host == "::" ? HostPort(host: "127.0.0.1", port: listen.port) : listen
     }
 
+    /// The topic config a broker `log.*` key sets the default of, if it is one.
+    static func topicKey(forBrokerKey name: String) -> TopicConfig.Key? {
+        topicDefaultKeys.first { $0.0 == name }?.1
+    }
+
     static let topicDefaultKeys: [(String, TopicConfig.Key, ConfigSchema.Kind, String)] = [
         ("log.retention.ms", .retentionMs, .duration, "Delete closed segments whose newest record is older than this; -1 keeps forever."),
         ("log.retention.bytes", .retentionBytes, .size, "Delete a partition's oldest closed segments while it is larger; -1 means no limit."),

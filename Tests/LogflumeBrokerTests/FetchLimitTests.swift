@@ -12,6 +12,20 @@ import Testing
         return test.broker.readFetch(FetchRequest(maxBytes: maxBytes, topics: [.init(topic: topic, partitions: partitions)]), version: 4)
     }
 
+    /// Five records of ~90 bytes.
+    let small = batch((0..<5).map { "value \($0) " + String(repeating: "x", count: 80) })
+
+    /// Five `small` batches in each of `partitions` partitions of `topic`.
+    /// - Returns: the size of one batch.
+    @discardableResult
+    func fill(_ test: TestBroker, topic: String, partitions: Int32 = 2) -> Int {
+        test.createTopic(topic, partitions: partitions)
+        for partition in Int32(0)..<partitions {
+            for _ in 0..<5 { #expect(test.produce(topic, partition: partition, batch: small).errorCode == 0) }
+        }
+        return small.bytes.readableBytes
+    }
+
     func recordBytes(_ result: Broker.FetchResult) -> [Int] {
         result.response.responses[0].partitions.map(\.records.length)
     }
@@ -19,12 +33,8 @@ import Testing
     @Test func theBrokerCapsAnAnswerBelowWhatTheClientAsksFor() throws {
         let test = try TestBroker { $0.fetchMaxBytes = 2_000 }
         defer { test.remove() }
-        test.createTopic("capped", partitions: 2)
-        let small = batch((0..<5).map { "value \($0) " + String(repeating: "x", count: 80) })
-        for partition in Int32(0)..<2 {
-            for _ in 0..<5 { #expect(test.produce("capped", partition: partition, batch: small).errorCode == 0) }
-        }
-        #expect(small.bytes.readableBytes * 5 > 2_000)
+        let batchBytes = fill(test, topic: "capped")
+        #expect(batchBytes * 5 > 2_000)
 
         let capped = fetchBoth(test, topic: "capped")
         #expect(capped.bytes == 2_000)
@@ -38,12 +48,7 @@ import Testing
         let test = try TestBroker()
         defer { test.remove() }
         #expect(test.broker.config.fetchMaxBytes == 55 << 20)
-        test.createTopic("capped", partitions: 2)
-        let small = batch((0..<5).map { "value \($0) " + String(repeating: "x", count: 80) })
-        for partition in Int32(0)..<2 {
-            for _ in 0..<5 { _ = test.produce("capped", partition: partition, batch: small) }
-        }
-        let whole = small.bytes.readableBytes * 5
+        let whole = fill(test, topic: "capped") * 5
         #expect(recordBytes(fetchBoth(test, topic: "capped")) == [whole, whole])
     }
 
@@ -63,9 +68,7 @@ import Testing
     @Test func minBytesAboveTheCapDoesNotHoldTheAnswer() throws {
         let test = try TestBroker { $0.fetchMaxBytes = 2_000 }
         defer { test.remove() }
-        let small = batch((0..<5).map { "value \($0) " + String(repeating: "x", count: 80) })
-        test.createTopic("capped", partitions: 1)
-        for _ in 0..<5 { _ = test.produce("capped", batch: small) }
+        fill(test, topic: "capped", partitions: 1)
         test.createTopic("sparse", partitions: 1)
         _ = test.produce("sparse", batch: small)
         #expect(small.bytes.readableBytes < 1_500)

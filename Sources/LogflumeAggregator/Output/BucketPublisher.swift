@@ -128,7 +128,7 @@ struct BucketPublisher {
         let marker = layout.markerPath(topic: topic, bucket: bucket)
         // Only for a marker still to come: another instance's, already there, owes its own run.
         // Losing the race to create it leaves this entry owed (the winner may settle it first):
-        // its run waits for the next rebuild, a second run at worst, never a lost one.
+        // its run waits for a later check of the journal, a second run at worst, never a lost one.
         if !sink.exists(marker) { try journal?.owe(topic: topic, bucket: bucket, version: manifest.version) }
         return try sink.createMarker(marker) ? .created(version: manifest.version) : .alreadyDone(version: manifest.version)
     }

@@ -169,24 +169,22 @@ final class AggregatorSession {
     /// Done-hook runs the journal says may not have happened, queued again by the owner of the
     /// topic's partition 0 alone; `OwedHookCheck` decides which.
     private func checkOwedHooks(afterRebuild: Bool, now: Int64) throws {
-        guard let hooks, let journal, owedCheck != nil else { return }
+        guard let hooks, let journal, var check = owedCheck else { return }
         let layout = BucketLayout()
         var owed: [DoneHook.Job] = []
         for topic in config.topics.sorted() {
-            guard hookOwnerOf.contains(topic) else {
-                metrics.hooksOwed(topic: topic, count: 0)
-                continue
+            let before = owed.count
+            if hookOwnerOf.contains(topic) {
+                for (bucket, version) in try journal.owed(topic: topic, calendar: config.calendar)
+                where sink.exists(layout.markerPath(topic: topic, bucket: bucket)) {
+                    let location = sink.location(of: layout.directory(topic: topic, bucket: bucket))
+                    owed.append(DoneHook.Job(topic: topic, bucket: bucket, location: location, manifestVersion: version))
+                }
             }
-            var count = 0
-            for (bucket, version) in try journal.owed(topic: topic, calendar: config.calendar)
-            where sink.exists(layout.markerPath(topic: topic, bucket: bucket)) {
-                let job = DoneHook.Job(topic: topic, bucket: bucket, location: sink.location(of: layout.directory(topic: topic, bucket: bucket)), manifestVersion: version)
-                owed.append(job)
-                count += 1
-            }
-            metrics.hooksOwed(topic: topic, count: count)
+            metrics.hooksOwed(topic: topic, count: owed.count - before)
         }
-        let queue = owedCheck!.check(owed: Set(owed.map(\.identity)), afterRebuild: afterRebuild, now: now)
+        let queue = check.check(owed: Set(owed.map(\.identity)), afterRebuild: afterRebuild, now: now)
+        owedCheck = check
         // Oldest bucket first, as listed.
         for job in owed where queue.contains(job.identity) {
             guard hooks.enqueue(job) else { continue }

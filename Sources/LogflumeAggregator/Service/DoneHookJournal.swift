@@ -6,9 +6,9 @@ import Foundation
 /// An entry is written, durably, before the marker is created (or rewritten for a new manifest
 /// version), and deleted once the hook has succeeded. An entry whose bucket has its marker is
 /// therefore a run that may not have happened: after every rebuild, and at periodic checks
-/// (`OwedHookCheck`), the instance that owns partition 0 of the topic queues those again. A hook runs at least once per bucket and
-/// version; a crash after it succeeded but before its entry was deleted runs it twice, so the
-/// command should be idempotent (`ADD IF NOT EXISTS PARTITION`). An entry without a marker is
+/// (`OwedHookCheck`), the instance that owns partition 0 of the topic queues those again. A hook
+/// runs at least once per bucket and version; a crash after it succeeded but before its entry
+/// was deleted runs it twice, so the command should be idempotent (`ADD IF NOT EXISTS PARTITION`). An entry without a marker is
 /// from a crash just before the marker; whoever finishes the bucket writes it again.
 struct DoneHookJournal: Sendable {
     let sink: any HourSink
