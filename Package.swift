@@ -34,6 +34,8 @@ let package = Package(
         .systemLibrary(name: "CSnappy", path: "Sources/CSnappy", providers: [.apt(["libsnappy-dev"])]),
         // The aggregator's gzip hour files: libdeflate compresses whole chunks 2-2.5x faster than zlib.
         .systemLibrary(name: "CLibdeflate", path: "Sources/CLibdeflate", pkgConfig: "libdeflate", providers: [.apt(["libdeflate-dev"])]),
+        // The aggregator's fast gzip encoder (output.gzip_encoder = "isa-l"): Intel's igzip.
+        .systemLibrary(name: "CIsal", path: "Sources/CIsal", pkgConfig: "libisal", providers: [.apt(["libisal-dev"])]),
 
         // CRC-32C: the SSE4.2 instruction needs a C intrinsic; the table fallback lives beside it.
         .target(name: "CCRC32C", path: "Sources/CCRC32C", cSettings: [.unsafeFlags(["-O3"])]),
@@ -41,6 +43,8 @@ let package = Package(
         .target(name: "CFileSpace", path: "Sources/CFileSpace"),
         // mallopt(3) for the readers of compressed batches (Swift's Glibc module lacks malloc.h).
         .target(name: "CHeap", path: "Sources/CHeap"),
+        // igzip's stream state is a large C struct: it stays on the C side, behind four functions.
+        .target(name: "CIgzipChunk", dependencies: ["CIsal"], path: "Sources/CIgzipChunk"),
 
         .target(
             name: "LogflumeCompression",
@@ -118,7 +122,7 @@ let package = Package(
             name: "LogflumeAggregator",
             dependencies: [
                 "LogflumeClient", "LogflumeConfig", "LogflumeWire", "LogflumeStorage", "LogflumeMetrics", "LogflumeCompression",
-                "CZlib", "CZstd", "CLibdeflate",
+                "CZlib", "CZstd", "CLibdeflate", "CIgzipChunk",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

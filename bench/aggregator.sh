@@ -6,17 +6,19 @@
 #      500 ms the broker holds the empty fetch at the end): the raw consume rate (records/s). It
 #      runs again before every aggregator run; each row's ratio is to the kcat runs alongside it;
 #   3. the aggregator writing JSON lines and raw lines, each with gzip and with zstd at their
-#      default levels (6 and 1), with gzip level 1 and with zstd level 3 (zstd's own default),
+#      default levels (6 and 1), with gzip through ISA-L (output.gzip_encoder = "isa-l", level 1),
+#      with libdeflate's gzip level 1 and with zstd level 3 (zstd's own default),
 #      from the same topic, each timed from its
 #      start until its records_bucketed_total counter (/metrics) reaches the topic's record
 #      count, every record formatted into its hour's part file (the rate; goal: >= 0.7 x the raw
 #      rate), and until every hour holding records has its _SUCCESS marker (adds the 200 ms idle
 #      timeout that lets the last hour close, and its publishing; reported next to it). The
 #      broker forms groups at once. Next to each, what compressing that output alone costs one
-#      core (libdeflate-gzip / zstd at the same level on the decompressed part files).
+#      core (libdeflate-gzip / igzip / zstd at the same level on the decompressed part files).
 #   4. latency: minute buckets with a 5 s delay; a line per 50 ms; the time from a minute's last
 #      line written to its marker. Goal: delay + at most 10 s.
-# Environment: RUNS (default 3), LINES (default 1000000), LATENCY_SECONDS (default 150),
+# Environment: RUNS (default 3), LINES (default 1000000), LATENCY_SECONDS (default 150), ROWS
+# (row numbers of step 3 to run, e.g. "1,5"; default all),
 # SCRATCH_PATH (default .build), LOGFLUME_BIN (skip the build), KEEP=1 keeps the work directory.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -49,7 +51,7 @@ start=$(date -u -d "@$(( $(date +%s) / 3600 * 3600 - 5 * 3600 ))" +%Y-%m-%dT%H:%
 "$python" bench/agent/gen_nginx_log.py "$work/access.log" --lines "${LINES:-1000000}" --hours 3 --start "$start" >/dev/null
 echo "== aggregator throughput vs kcat -C (runs: ${RUNS:-3})"
 "$python" bench/aggregator/run.py throughput --bin "$LOGFLUME_BIN" --bootstrap "127.0.0.1:$port" --work "$work" \
-    --input "$work/access.log" --runs "${RUNS:-3}"
+    --input "$work/access.log" --runs "${RUNS:-3}" ${ROWS:+--rows "$ROWS"}
 echo "== line written -> done-marker latency"
 "$python" bench/aggregator/run.py latency --bin "$LOGFLUME_BIN" --bootstrap "127.0.0.1:$port" --work "$work" \
     --seconds "${LATENCY_SECONDS:-150}"

@@ -50,4 +50,26 @@ import Testing
         #expect(parsed.aggregation.latePolicy == .reopen)
         #expect(parsed.doneHook?.command == "true")
     }
+
+    @Test func compressionLevelsAreCheckedAgainstTheGzipEncoder() throws {
+        func load(_ output: String) throws(ConfigError) -> AggregatorConfig {
+            try AggregatorConfig(values: AggregatorConfig.schema.read(ConfigDocument.parse("[kafka]\ntopics = [\"a\"]\n[output]\n" + output, file: "agg.toml")))
+        }
+        let fast = try load("gzip_encoder = \"isa-l\"\ncompression_level = 3\n")
+        #expect(fast.output.gzipEncoder == .isal && fast.output.compressionLevel == 3)
+        #expect(try load("").output.gzipEncoder == .libdeflate)
+        #expect(try load("compression_level = 9\n").output.compressionLevel == 9)
+        do {
+            _ = try load("gzip_encoder = \"isa-l\"\ncompression_level = 6\n")
+            Issue.record("accepted level 6 for ISA-L")
+        } catch {
+            #expect(error == ConfigError(file: "agg.toml", line: 5, key: "output.compression_level", message: "6 is out of range for gzip with isa-l (0-3, or -1)"))
+        }
+        do {
+            _ = try load("gzip_encoder = \"zlib\"\n")
+            Issue.record("accepted an unknown encoder")
+        } catch {
+            #expect(error.line == 4 && error.key == "output.gzip_encoder")
+        }
+    }
 }

@@ -33,18 +33,24 @@ func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, 
 }
 
 @Suite struct BucketFileWriterTests {
-    func writer(_ root: String, codec: OutputCodec = .gzip, format: OutputFormat = .raw, maxFileBytes: Int64 = 1 << 20, instance: String = "a") -> BucketFileWriter {
+    func writer(
+        _ root: String, codec: OutputCodec = .gzip, gzipEncoder: GzipEncoder = .libdeflate, format: OutputFormat = .raw,
+        maxFileBytes: Int64 = 1 << 20, instance: String = "a"
+    ) -> BucketFileWriter {
         var settings = OutputSettings()
         settings.codec = codec
+        settings.gzipEncoder = gzipEncoder
         settings.format = format
         settings.maxFileBytes = maxFileBytes
         return BucketFileWriter(topic: "web", partition: 3, directory: "web/dt=2024-03-01/hr=10", settings: settings, sink: LocalFileSystemSink(root: root), instance: instance)
     }
 
-    @Test func gzipFilesAreReadableByTheGzipProgram() throws {
+    @Test(arguments: GzipEncoder.allCases)
+    func gzipFilesAreReadableByTheGzipProgram(encoder: GzipEncoder) throws {
         let root = makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: root) }
-        let w = writer(root)
+        // About 300 KiB of lines: two chunks, so the file is two gzip members.
+        let w = writer(root, gzipEncoder: encoder)
         var expected = ""
         for offset in Int64(100)..<Int64(5100) {
             let line = "GET /index.html?\(offset) 200 \(String(repeating: "x", count: Int(offset % 97)))"
@@ -105,10 +111,10 @@ func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, 
             try? FileManager.default.removeItem(atPath: root1)
             try? FileManager.default.removeItem(atPath: root2)
         }
-        for codec in [OutputCodec.gzip, .zstd] {
+        for (codec, encoder) in [(OutputCodec.gzip, GzipEncoder.libdeflate), (.gzip, .isal), (.zstd, .libdeflate)] {
             var published: [[OutputFile]] = []
             for (root, instance) in [(root1, "one"), (root2, "two")] {
-                let w = writer(root, codec: codec, format: .jsonl, maxFileBytes: 200_000, instance: instance)
+                let w = writer(root, codec: codec, gzipEncoder: encoder, format: .jsonl, maxFileBytes: 200_000, instance: instance)
                 for offset in Int64(0)..<3000 { try w.append(record(offset, "line \(offset) \(offset * 7919 % 1000)")) }
                 published.append(try w.publish())
             }

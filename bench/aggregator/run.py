@@ -117,10 +117,18 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def compression_floor(root: Path, codec: str, level: int, work: Path) -> tuple[float, int]:
+def floor_tool(codec: str, level: int, encoder: str) -> list[str]:
+    """The command line compressing a file to stdout with the library and level the aggregator
+    uses: libdeflate-gzip, igzip (ISA-L) or zstd."""
+    if codec == "zstd":
+        return ["zstd", f"-{level}", "-q", "-c"]
+    return ["igzip", f"-{level}", "-c"] if encoder == "isa-l" else ["libdeflate-gzip", f"-{level}", "-c"]
+
+
+def compression_floor(root: Path, tool: list[str], work: Path) -> tuple[float, int]:
     """Seconds one core needs only to compress the run's output (its part files decompressed and
-    concatenated) with the same codec and level, median of 3: the CPU no aggregator writing these
-    files can avoid. libdeflate-gzip is the library the aggregator uses for gzip."""
+    concatenated) with the same library and level, median of 3: the CPU no aggregator writing these
+    files can avoid."""
     plain = work / "plain-output"
     size = 0
     with open(plain, "wb") as out:
@@ -131,7 +139,6 @@ def compression_floor(root: Path, codec: str, level: int, work: Path) -> tuple[f
                 data = subprocess.run(["zstd", "-d", "-q", "-c", str(part)], capture_output=True, check=True).stdout
             out.write(data)
             size += len(data)
-    tool = ["libdeflate-gzip", f"-{level}", "-c"] if codec == "gzip" else ["zstd", f"-{level}", "-q", "-c"]
     times = []
     for _ in range(3):
         started = time.monotonic()
@@ -149,12 +156,12 @@ def agent_config(path: Path, bootstrap: str, topic: str, state: Path, log_glob: 
 
 
 def aggregator_config(path: Path, bootstrap: str, topic: str, group: str, root: Path, codec: str, granularity: str, delay: str, idle: str,
-                      format: str = "jsonl", metrics_listen: str = "", level: int = -1):
+                      format: str = "jsonl", metrics_listen: str = "", level: int = -1, encoder: str = "libdeflate"):
     path.write_text(
         f'tick_interval = "200ms"\nlog_level = "warning"\nmetrics_listen = "{metrics_listen}"\n[kafka]\nbootstrap_servers = "{bootstrap}"\ngroup_id = "{group}"\n'
         f'topics = ["{topic}"]\nmax_poll_records = 5000\n[buckets]\ngranularity = "{granularity}"\ndelay = "{delay}"\n'
         f'idle_timeout = "{idle}"\nmax_open_hours = 8\n[output]\nroot = "{root}"\ncodec = "{codec}"\nformat = "{format}"\n'
-        f'compression_level = {level}\n'
+        f'compression_level = {level}\ngzip_encoder = "{encoder}"\n'
     )
 
 
@@ -188,24 +195,28 @@ def throughput(args) -> None:
           f"it runs again before every aggregator run, and each row's ratio is to the kcat runs alongside it (this machine drifts)", flush=True)
 
     floors = {}
-    # The aggregator's default levels (gzip 6, zstd 1), gzip 1 for who wants gzip at zstd's speed
-    # (a quarter larger), and zstd 3 (zstd's own default).
-    defaults = {"gzip": 6, "zstd": 1}
-    rows = (("jsonl", "gzip", 6), ("jsonl", "zstd", 1), ("raw", "gzip", 6), ("raw", "zstd", 1), ("jsonl", "gzip", 1), ("raw", "gzip", 1),
-            ("jsonl", "zstd", 3), ("raw", "zstd", 3))
-    for format, codec, level in rows:
-        name = f"{format}+{codec}" + (f" level {level}" if level != defaults[codec] else "")
+    # The aggregator's default levels (gzip 6, zstd 1), gzip through ISA-L (its default level 1),
+    # libdeflate's gzip 1, and zstd 3 (zstd's own default). ROWS picks some by number (1-10).
+    defaults = {("gzip", "libdeflate"): 6, ("gzip", "isa-l"): 1, ("zstd", "libdeflate"): 1}
+    rows = [("jsonl", "gzip", 6, "libdeflate"), ("jsonl", "zstd", 1, "libdeflate"), ("raw", "gzip", 6, "libdeflate"), ("raw", "zstd", 1, "libdeflate"),
+            ("jsonl", "gzip", 1, "isa-l"), ("raw", "gzip", 1, "isa-l"),
+            ("jsonl", "gzip", 1, "libdeflate"), ("raw", "gzip", 1, "libdeflate"), ("jsonl", "zstd", 3, "libdeflate"), ("raw", "zstd", 3, "libdeflate")]
+    if args.rows:
+        rows = [rows[int(n) - 1] for n in args.rows.split(",")]
+    for format, codec, level, encoder in rows:
+        name = f"{format}+{codec}" + (" isa-l" if encoder == "isa-l" else "") + (f" level {level}" if level != defaults[(codec, encoder)] else "")
+        tag = f"{format}-{codec}-{encoder}-{level}"
         rates, marker_rates, cpus, sizes, alongside = [], [], [], [], []
         for run in range(args.runs):
             alongside.append(kcat_rate())
-            root = work / f"out-{format}-{codec}-{level}-{run}"
+            root = work / f"out-{tag}-{run}"
             shutil.rmtree(root, ignore_errors=True)
-            config = work / f"aggregator-{format}-{codec}-{level}.toml"
+            config = work / f"aggregator-{tag}.toml"
             metrics = f"127.0.0.1:{free_port()}"
             aggregator_config(config, args.bootstrap, topic, f"bench-{codec}-{run}-{time.time_ns()}", root, codec, "hour", "1m", "200ms", format,
-                              metrics, level)
+                              metrics, level, encoder)
             started = time.monotonic()
-            proc = start([bin, "aggregator", "--config", str(config)], work / f"aggregator-{format}-{codec}-{level}.log")
+            proc = start([bin, "aggregator", "--config", str(config)], work / f"aggregator-{tag}.log")
             to_last = wait_bucketed(proc, metrics, topic, total, 600, name) - started
 
             # Event time is when a request started ($msec - $request_time), so some records belong to
@@ -233,8 +244,8 @@ def throughput(args) -> None:
             rates.append(total / to_last)
             marker_rates.append(total / elapsed)
             sizes.append(sum(p.stat().st_size for p in root.rglob("*") if p.suffix in (".gz", ".zst")))
-            if run == 0 and shutil.which("libdeflate-gzip"):
-                floors[name] = compression_floor(root, codec, level, work)
+            if run == 0 and shutil.which(floor_tool(codec, level, encoder)[0]):
+                floors[name] = compression_floor(root, floor_tool(codec, level, encoder), work)
             shutil.rmtree(root, ignore_errors=True)
         rate = statistics.median(rates)
         marker_rate = statistics.median(marker_rates)
@@ -244,7 +255,7 @@ def throughput(args) -> None:
               f"({', '.join(f'{r:,.0f}' for r in marker_rates)}) = {marker_rate / raw_rate:.2f} x kcat; CPU {statistics.median(cpus):.2f} s; files {statistics.median(sizes) / 1e6:.1f} MB", flush=True)
         if name in floors:
             seconds, size = floors[name]
-            tool = f"libdeflate-gzip -{level}" if codec == "gzip" else f"zstd -{level}"
+            tool = " ".join(floor_tool(codec, level, encoder)[:2])
             print(f"  compressing its {size / 1e6:,.0f} MB of output alone ({tool}, one core): {seconds:.2f} s = {total / seconds:,.0f} records/s; "
                   f"both cores doing nothing else: {2 * total / seconds:,.0f} records/s = {2 * total / seconds / raw_rate:.2f} x kcat", flush=True)
 
@@ -306,6 +317,7 @@ def main():
         p.add_argument("--work", required=True)
     t.add_argument("--input", required=True)
     t.add_argument("--runs", type=int, default=3)
+    t.add_argument("--rows", default="", help="comma-separated row numbers (1-10) to run; default all")
     l.add_argument("--delay", type=int, default=5)
     l.add_argument("--seconds", type=int, default=150)
     args = parser.parse_args()

@@ -10,7 +10,9 @@ public struct OutputSettings: Sendable, Equatable {
     public var format: OutputFormat = .jsonl
     /// Default: gzip.
     public var codec: OutputCodec = .gzip
-    /// nil = the codec's default level (gzip 6, zstd 1).
+    /// Default: libdeflate.
+    public var gzipEncoder: GzipEncoder = .libdeflate
+    /// nil = the codec's default level (gzip 6, or 1 with ISA-L; zstd 1).
     public var compressionLevel: Int?
     /// A part file ends after the record that takes its uncompressed size to this. Counted before
     /// compression so part boundaries depend on the records alone. Default: 256 MiB.
@@ -111,7 +113,7 @@ final class BucketFileWriter {
         let staged = try sink.stagingPath(for: directory + "/" + name, instance: instance)
         let fd = open(staged, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw LocalFileSystemSink.Failure(operation: "create", path: staged, errno: errno) }
-        let compressor = ChunkCompressor(codec: settings.codec, level: settings.compressionLevel)
+        let compressor = ChunkCompressor(codec: settings.codec, gzipEncoder: settings.gzipEncoder, level: settings.compressionLevel)
         return Part(
             name: name, file: CompressedPartFile(staged: staged, fd: fd, compressor: compressor), firstOffset: firstOffset,
             lastOffset: firstOffset, minTimestamp: timestamp, maxTimestamp: timestamp

@@ -1,25 +1,29 @@
+import CIgzipChunk
 import CLibdeflate
 import CZstd
 import Synchronization
 
-/// Compresses one chunk of a part file into a self-contained gzip member (libdeflate; RFC 1952,
-/// mtime 0) or zstd frame (with its content checksum). A part file is its chunks' members one
+/// Compresses one chunk of a part file into a self-contained gzip member (libdeflate or ISA-L;
+/// RFC 1952, mtime 0) or zstd frame (with its content checksum). A part file is its chunks' members one
 /// after another, which RFC 1952 and the zstd format both allow and every reader we hand files
 /// to reads (`gzip -d`, `zstd -d`, Python, Hadoop's and Spark's codecs). So chunks compress
 /// independently, on any core, and a file's bytes depend only on its chunks, never on timing:
 /// rebuilt and replayed files stay byte-identical.
 struct ChunkCompressor: Sendable {
     let codec: OutputCodec
+    let gzipEncoder: GzipEncoder
     let level: Int32
 
     struct Failure: Error, CustomStringConvertible {
         var description: String
     }
 
-    /// - Parameter level: codec specific; nil picks gzip 6 or zstd 1.
-    init(codec: OutputCodec, level: Int?) {
+    /// - Parameter level: codec (and gzip encoder) specific; nil picks the default: gzip 6 (1 with
+    ///   ISA-L) or zstd 1.
+    init(codec: OutputCodec, gzipEncoder: GzipEncoder = .libdeflate, level: Int?) {
         self.codec = codec
-        self.level = Int32(level ?? (codec == .zstd ? Self.defaultZstdLevel : 6))
+        self.gzipEncoder = gzipEncoder
+        self.level = Int32(level ?? (codec == .zstd ? Self.defaultZstdLevel : gzipEncoder.defaultLevel))
     }
 
     /// zstd's own default is 3, but on 256 KiB chunks of log lines level 1 costs less for about
@@ -32,6 +36,15 @@ struct ChunkCompressor: Sendable {
         switch codec {
         case .none:
             return Array(input)
+        case .gzip where gzipEncoder == .isal:
+            return try Self.igzipCompressors.with(level: level) { compressor in
+                var status: Int32 = 0
+                let output = [UInt8](unsafeUninitializedCapacity: logflume_igzip_bound(input.count)) { target, written in
+                    written = logflume_igzip_compress(compressor, input.baseAddress, input.count, target.baseAddress, target.count, &status)
+                }
+                guard !output.isEmpty else { throw Failure(description: "ISA-L igzip level \(level) failed with status \(status)") }
+                return output
+            }
         case .gzip:
             return try Self.gzipCompressors.with(level: level) { compressor in
                 let bound = libdeflate_gzip_compress_bound(compressor, input.count)
@@ -54,9 +67,11 @@ struct ChunkCompressor: Sendable {
         }
     }
 
-    // Compressor state is costly to set up (libdeflate's level 6 tables, zstd's context) and
+    // Compressor state is costly to set up (libdeflate's level 6 tables, igzip's hash buffer,
+    // zstd's context) and
     // not thread-safe: each worker borrows one from a pool and gives it back.
     private static let gzipCompressors = Pool { level in libdeflate_alloc_compressor(level) }
+    private static let igzipCompressors = Pool { level in logflume_igzip_create(level) }
     private static let zstdContexts = Pool { level in
         guard let context = ZSTD_createCCtx() else { return nil }
         ZSTD_CCtx_setParameter(context, ZSTD_c_compressionLevel, level)

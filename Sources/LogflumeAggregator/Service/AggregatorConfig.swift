@@ -58,7 +58,8 @@ public struct AggregatorConfig: Sendable {
         .init("output.sink", .choice(["local", "s3"]), default: "local", "Where buckets go: local (the filesystem under output.root) or s3 (the [s3] keys)."),
         .init("output.format", .choice(["jsonl", "raw"]), default: "jsonl", "jsonl: one JSON object per record; raw: the record value and a newline."),
         .init("output.codec", .choice(["gzip", "zstd", "none"]), default: "gzip", "Compression of data files."),
-        .init("output.compression_level", .integer, default: "-1", "Codec level; -1 picks the default (gzip 6, zstd 1: on JSON lines smaller than zstd 3, and cheaper)."),
+        .init("output.gzip_encoder", .choice(GzipEncoder.allCases.map(\.rawValue)), default: "libdeflate", "Library writing gzip: libdeflate (smaller files) or isa-l (several times faster, larger files)."),
+        .init("output.compression_level", .integer, default: "-1", "Codec level; -1 picks the default (gzip 6 with libdeflate, 1 with isa-l; zstd 1: on JSON lines smaller than zstd 3, and cheaper)."),
         .init("output.max_file_bytes", .size, default: "256MiB", "A part file ends once this many bytes (before compression) are in it."),
         .init("output.marker_lookback", .duration, default: "48h", "How far back unfinished buckets are checked for their manifest and marker."),
         .init("late.policy", .choice(["late-dir", "drop", "reopen"]), default: "late-dir", "Records for an already closed bucket: late/ subdirectory, drop (counted), or reopen the bucket."),
@@ -106,12 +107,15 @@ public struct AggregatorConfig: Sendable {
         guard !root.isEmpty else { throw values.invalid("output.root", "must not be empty") }
         output.format = OutputFormat(rawValue: values.string("output.format"))!
         output.codec = OutputCodec(rawValue: values.string("output.codec"))!
+        output.gzipEncoder = GzipEncoder(rawValue: values.string("output.gzip_encoder"))!
         let level = values.int("output.compression_level")
+        let levels = output.codec == .gzip ? output.gzipEncoder.levels : 1...19
         switch (output.codec, level) {
-        case (_, -1): output.compressionLevel = nil
-        case (.gzip, 0...9), (.zstd, 1...19): output.compressionLevel = level
-        case (.none, _): output.compressionLevel = nil
-        default: throw values.invalid("output.compression_level", "\(level) is out of range for \(output.codec.rawValue) (gzip 0-9, zstd 1-19, or -1)")
+        case (_, -1), (.none, _): output.compressionLevel = nil
+        case (_, levels): output.compressionLevel = level
+        default:
+            let codec = output.codec == .gzip ? "gzip with \(output.gzipEncoder.rawValue)" : output.codec.rawValue
+            throw values.invalid("output.compression_level", "\(level) is out of range for \(codec) (\(levels.lowerBound)-\(levels.upperBound), or -1)")
         }
         output.maxFileBytes = values.integer("output.max_file_bytes")
         guard output.maxFileBytes >= 1 else { throw values.invalid("output.max_file_bytes", "must be positive") }
