@@ -37,16 +37,16 @@ void logflume_igzip_free(logflume_igzip *compressor) {
 }
 
 size_t logflume_igzip_bound(size_t length) {
-    // Stored blocks cost 5 bytes per 64 KiB; gzip adds a 10-byte header and an 8-byte trailer.
-    // The rest is headroom for a Huffman block that came out larger than storing would have.
-    return length + (length >> 4) + 5 * (length / 65535 + 1) + 1024;
+    // ISA-L falls back to stored blocks when the compressed form does not fit and the stored
+    // one does: the input plus 5 bytes per 64 KiB block, a 10-byte header and an 8-byte trailer.
+    return length + 5 * (length / 65535 + 1) + 64;
 }
 
 size_t logflume_igzip_compress(logflume_igzip *compressor, const void *input, size_t length,
                                void *output, size_t capacity, int *status) {
     *status = COMP_OK;
-    if (length > UINT32_MAX || capacity > UINT32_MAX) {
-        *status = ISAL_INVALID_STATE;
+    if (length >= UINT32_MAX || capacity >= UINT32_MAX) {
+        *status = LOGFLUME_IGZIP_TOO_LARGE;
         return 0;
     }
     struct isal_zstream *stream = &compressor->stream;
@@ -68,4 +68,18 @@ size_t logflume_igzip_compress(logflume_igzip *compressor, const void *input, si
         return 0;
     }
     return stream->total_out;
+}
+
+const char *logflume_igzip_status_text(int status) {
+    switch (status) {
+    case COMP_OK: return "no error";
+    case LOGFLUME_IGZIP_TOO_LARGE: return "the chunk or its output space is 4 GiB or more";
+    case STATELESS_OVERFLOW: return "the output did not fit (STATELESS_OVERFLOW)";
+    case INVALID_FLUSH: return "invalid flush (INVALID_FLUSH)";
+    case INVALID_PARAM: return "invalid parameter (INVALID_PARAM)";
+    case ISAL_INVALID_STATE: return "invalid state (ISAL_INVALID_STATE)";
+    case ISAL_INVALID_LEVEL: return "invalid level (ISAL_INVALID_LEVEL)";
+    case ISAL_INVALID_LEVEL_BUF: return "level buffer too small (ISAL_INVALID_LEVEL_BUF)";
+    default: return "unknown ISA-L status";
+    }
 }

@@ -96,7 +96,8 @@ struct AggregatorCommand: AsyncParsableCommand {
             discussion: """
                 Reading starts at the first offset whose timestamp is at or after --from minus --margin
                 and stops at the end offsets seen at start. Format, codec, granularity and timezone come
-                from --config, so the files match what the live aggregator writes.
+                from --config, so the files match what the live aggregator writes (byte for byte; with
+                gzip_encoder = "isa-l", when run on the same kind of CPU).
                 """
         )
 

@@ -202,7 +202,10 @@ def throughput(args) -> None:
             ("jsonl", "gzip", 1, "isa-l"), ("raw", "gzip", 1, "isa-l"),
             ("jsonl", "gzip", 1, "libdeflate"), ("raw", "gzip", 1, "libdeflate"), ("jsonl", "zstd", 3, "libdeflate"), ("raw", "zstd", 3, "libdeflate")]
     if args.rows:
-        rows = [rows[int(n) - 1] for n in args.rows.split(",")]
+        picked = [n.strip() for n in args.rows.split(",") if n.strip()]
+        if not all(n.isdigit() and 1 <= int(n) <= len(rows) for n in picked):
+            sys.exit(f"--rows/ROWS: '{args.rows}' is not a comma-separated list of row numbers 1-{len(rows)}")
+        rows = [rows[int(n) - 1] for n in picked]
     for format, codec, level, encoder in rows:
         name = f"{format}+{codec}" + (" isa-l" if encoder == "isa-l" else "") + (f" level {level}" if level != defaults[(codec, encoder)] else "")
         tag = f"{format}-{codec}-{encoder}-{level}"
@@ -256,6 +259,7 @@ def throughput(args) -> None:
         if name in floors:
             seconds, size = floors[name]
             tool = " ".join(floor_tool(codec, level, encoder)[:2])
+            # igzip compresses the file as one stream, not in 256 KiB chunks: close to, not exactly, the work.
             print(f"  compressing its {size / 1e6:,.0f} MB of output alone ({tool}, one core): {seconds:.2f} s = {total / seconds:,.0f} records/s; "
                   f"both cores doing nothing else: {2 * total / seconds:,.0f} records/s = {2 * total / seconds / raw_rate:.2f} x kcat", flush=True)
 

@@ -14,9 +14,16 @@ void logflume_igzip_free(logflume_igzip *compressor);
 /// Room that always holds a gzip member of `length` input bytes, stored blocks included.
 size_t logflume_igzip_bound(size_t length);
 
+/// `*status` when the input or the output space is 4 GiB or more (ISA-L counts in 32 bits).
+#define LOGFLUME_IGZIP_TOO_LARGE 1
+
 /// Compresses `length` bytes into one gzip member (RFC 1952, mtime 0, no name) in `output`.
-/// Returns the member's size, or 0 when it did not fit or ISA-L refused (`*status` holds its code).
+/// Returns the member's size, or 0 when ISA-L refused (`*status` holds its code, negative) or
+/// the sizes were too large (`LOGFLUME_IGZIP_TOO_LARGE`).
 size_t logflume_igzip_compress(logflume_igzip *compressor, const void *input, size_t length,
                                void *output, size_t capacity, int *status);
+
+/// What a `*status` from `logflume_igzip_compress` means, for error messages.
+const char *logflume_igzip_status_text(int status);
 
 #endif

@@ -26,7 +26,8 @@ public struct OutputSettings: Sendable, Equatable {
 ///
 /// Records are compressed in chunks whose boundaries depend only on the record sequence, and the
 /// gzip header carries no time, so the same records always give the same bytes: a rebuild after
-/// a crash overwrites a file with identical content, and a replay reproduces it.
+/// a crash overwrites a file with identical content, and a replay reproduces it. (ISA-L's gzip
+/// bytes hold this only on the same kind of CPU: it picks SIMD code at run time.)
 final class BucketFileWriter {
     let topic: String
     let partition: Int32

@@ -8,7 +8,7 @@ import Synchronization
 /// after another, which RFC 1952 and the zstd format both allow and every reader we hand files
 /// to reads (`gzip -d`, `zstd -d`, Python, Hadoop's and Spark's codecs). So chunks compress
 /// independently, on any core, and a file's bytes depend only on its chunks, never on timing:
-/// rebuilt and replayed files stay byte-identical.
+/// rebuilt and replayed files stay byte-identical (with ISA-L, on the same kind of CPU).
 struct ChunkCompressor: Sendable {
     let codec: OutputCodec
     let gzipEncoder: GzipEncoder
@@ -37,12 +37,15 @@ struct ChunkCompressor: Sendable {
         case .none:
             return Array(input)
         case .gzip where gzipEncoder == .isal:
+            guard GzipEncoder.isal.levels.contains(Int(level)) else {
+                throw Failure(description: "ISA-L takes gzip levels \(GzipEncoder.isal.levels), not \(level)")
+            }
             return try Self.igzipCompressors.with(level: level) { compressor in
                 var status: Int32 = 0
                 let output = [UInt8](unsafeUninitializedCapacity: logflume_igzip_bound(input.count)) { target, written in
                     written = logflume_igzip_compress(compressor, input.baseAddress, input.count, target.baseAddress, target.count, &status)
                 }
-                guard !output.isEmpty else { throw Failure(description: "ISA-L igzip level \(level) failed with status \(status)") }
+                guard !output.isEmpty else { throw Failure(description: "ISA-L igzip level \(level): \(String(cString: logflume_igzip_status_text(status)))") }
                 return output
             }
         case .gzip:

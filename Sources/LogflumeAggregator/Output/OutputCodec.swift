@@ -22,8 +22,8 @@ public enum OutputCodec: String, Sendable, Equatable, CaseIterable {
 public enum GzipEncoder: String, Sendable, Equatable, CaseIterable {
     /// libdeflate, levels 0-9 (default 6): the smaller files.
     case libdeflate
-    /// Intel's ISA-L igzip, levels 0-3 (default 1): on the bench's nginx lines, 4-6x libdeflate's
-    /// level-6 speed for files about 35-40% larger (bench/README.md). Its output can differ
+    /// Intel's ISA-L igzip, levels 0-3 (default 1): on the bench's nginx lines, 5-6x libdeflate's
+    /// level-6 speed for files 35-41% larger (bench/README.md). Its output can differ
     /// between CPU generations (it picks SIMD code at run time), so a rebuild on another machine
     /// may write other bytes for the same lines.
     case isal = "isa-l"
