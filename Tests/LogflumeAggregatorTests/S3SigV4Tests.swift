@@ -148,7 +148,7 @@ import Testing
         )
         let at: Int64 = 1_369_353_600_000
         func authorization(_ method: String, key: String?, query: [(String, String)] = [], extra: [(String, String)] = []) -> String? {
-            let (path, host) = client.target(key: key, host: "127.0.0.1", port: 5123)
+            let (path, host) = client.target(key: key, address: .init(host: "127.0.0.1", port: 5123, tls: false))
             let headers = client.signedHeaders(
                 method: method, path: path, query: query, host: host, extra: extra, payloadHash: SigV4Signer.emptyPayloadHash, epochMilliseconds: at
             )
@@ -201,14 +201,16 @@ import Testing
     @Test func endpointsAndPrefixes() throws {
         func address(_ endpoint: String) -> String {
             switch S3SinkConfiguration(endpoint: endpoint, bucket: "b").address() {
-            case .success(let value): "\(value.host) \(value.port)"
+            case .success(let value): "\(value.tls ? "tls " : "")\(value.host) \(value.port)"
             case .failure(let error): error.code
             }
         }
         #expect(address("http://127.0.0.1:9000") == "127.0.0.1 9000")
         #expect(address("http://minio.lan/") == "minio.lan 80")
         #expect(address("http://[::1]:9000") == "::1 9000")
-        #expect(address("https://s3.amazonaws.com") == "InvalidEndpoint")
+        #expect(address("https://s3.amazonaws.com") == "tls s3.amazonaws.com 443")
+        #expect(address("HTTPS://minio.lan:9443/") == "tls minio.lan 9443")
+        #expect(address("ftp://minio.lan") == "InvalidEndpoint")
         #expect(address("127.0.0.1:9000") == "InvalidEndpoint")
         #expect(address("http://host/path") == "InvalidEndpoint")
         var configuration = S3SinkConfiguration(endpoint: "http://h", bucket: "b")
@@ -269,8 +271,11 @@ import Testing
     @Test func configurationErrorsNameTheKey() throws {
         let base = "[kafka]\ntopics = [\"web\"]\n[output]\nsink = \"s3\"\n[s3]\naccess_key_id = \"a\"\nsecret_access_key = \"b\"\n"
         for (extra, key) in [
-            ("bucket = \"b\"\n", "s3.endpoint"), ("endpoint = \"https://s3.amazonaws.com\"\nbucket = \"b\"\n", "s3.endpoint"),
+            ("bucket = \"b\"\n", "s3.endpoint"), ("endpoint = \"s3.amazonaws.com\"\nbucket = \"b\"\n", "s3.endpoint"),
             ("endpoint = \"http://h:9000\"\n", "s3.bucket"),
+            ("endpoint = \"http://h:9000\"\nbucket = \"b\"\nca_file = \"/etc/passwd\"\n", "s3.ca_file"),
+            ("endpoint = \"https://h\"\nbucket = \"b\"\nca_file = \"/nonexistent/ca.pem\"\n", "s3.ca_file"),
+            ("endpoint = \"https://h\"\nbucket = \"b\"\nca_file = \"/etc/passwd\"\n", "s3.ca_file"),
         ] {
             do {
                 _ = try load(base + extra)

@@ -22,15 +22,21 @@ final class MotoServer: @unchecked Sendable {
     let process = Process()
     let port: Int
     let logPath: String
-    var endpoint: String { "http://127.0.0.1:\(port)" }
+    let certificates: TestCertificates?
+    /// Over TLS, the name the server's certificate carries.
+    var endpoint: String { certificates == nil ? "http://127.0.0.1:\(port)" : "https://localhost:\(port)" }
 
-    init() throws {
+    /// - Parameter tls: serve https with a certificate for localhost issued by a test CA.
+    init(tls: Bool = false) throws {
         port = try freeLoopbackPort()
-        logPath = makeTemporaryDirectory("moto") + "/moto.log"
+        let directory = makeTemporaryDirectory("moto")
+        logPath = directory + "/moto.log"
+        certificates = tls ? try TestCertificates(directory: directory) : nil
         FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         process.executableURL = URL(fileURLWithPath: Self.executable!)
         process.arguments = ["-H", "127.0.0.1", "-p", String(port)]
+            + (certificates.map { ["-s", "-c", $0.serverCertificate, "-k", $0.serverKey] } ?? [])
         process.standardOutput = log
         process.standardError = log
         try process.run()
@@ -45,6 +51,7 @@ final class MotoServer: @unchecked Sendable {
         configuration.retries = 2
         configuration.retryBackoffMs = 20
         configuration.stagingDirectory = makeTemporaryDirectory("s3-staging")
+        configuration.caFile = certificates?.authority ?? ""
         return configuration
     }
 
@@ -70,6 +77,38 @@ final class MotoServer: @unchecked Sendable {
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
+    }
+}
+
+/// A throwaway certificate authority and a server certificate it issued for `localhost` (no IP
+/// entry, so that connecting by address fails verification), made with the openssl
+/// command-line tool (PEM files in `directory`).
+struct TestCertificates {
+    let authority: String
+    let serverCertificate: String
+    let serverKey: String
+
+    init(directory: String) throws {
+        authority = directory + "/ca.pem"
+        serverCertificate = directory + "/server.pem"
+        serverKey = directory + "/server.key"
+        let script = """
+            set -e
+            exec 2>&1
+            cd "$1"
+            openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem -days 2 \
+                -subj "/CN=logflume test CA" -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign"
+            openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout server.key -out server.csr -subj "/CN=localhost"
+            printf 'subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' > server.ext
+            openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile server.ext
+            """
+        let (status, output) = try run("/bin/sh", ["-c", script, "sh", directory])
+        guard status == 0 else { throw CertificateError(output: String(decoding: output, as: UTF8.self)) }
+    }
+
+    struct CertificateError: Error, CustomStringConvertible {
+        var output: String
+        var description: String { "openssl failed: \(output)" }
     }
 }
 
@@ -111,6 +150,41 @@ final class RecordingSink: HourSink, Sendable {
 @Suite(.serialized, .enabled(if: MotoServer.executable != nil, "moto_server is not installed: run scripts/compat-venv (or set LOGFLUME_MOTO_SERVER)"))
 struct S3SinkMotoTests {
     static let quiet = Logger(label: "s3-test") { _ in SwiftLogNoOpLogHandler() }
+
+    @Test func httpsEndpointsAreVerifiedAgainstTheTrustedAuthorities() throws {
+        let moto = try MotoServer(tls: true)
+        defer { moto.stop() }
+        let configuration = moto.configuration(bucket: "tls", prefix: "pfx")
+        try moto.createBucket(configuration)
+        let sink = S3Sink(configuration: configuration, logger: Self.quiet)
+        let hour = "web/dt=2024-03-01/hr=08"
+        let completion = Array("{\"partition\": 0}\n".utf8)
+        try sink.write(completion, to: hour + "/_partitions/0.json", instance: "i1")
+        #expect(try sink.read(hour + "/_partitions/0.json") == completion)
+        #expect(try sink.createMarker(hour + "/_SUCCESS"))
+        #expect(try sink.list(hour) == ["_SUCCESS", "_partitions"])
+
+
+        // Each change below must fail the connection, with the reason in the error.
+        let refusals: [(why: String, change: (inout S3SinkConfiguration) -> Void, says: String?)] = [
+            ("the system's roots only, not the test CA", { $0.caFile = "" }, "CERTIFICATE_VERIFY_FAILED"),
+            ("virtual-hosted style names tls.localhost, which the certificate does not carry", { $0.pathStyle = false }, "tls.localhost"),
+            ("by IP address: the certificate has no IP entry", { $0.endpoint = "https://127.0.0.1:\(moto.port)" }, "failedToValidateHostname"),
+            ("plain HTTP to the TLS port", { $0.endpoint = "http://localhost:\(moto.port)"; $0.caFile = "" }, nil),
+        ]
+        for refusal in refusals {
+            var changed = configuration
+            changed.retries = 0
+            refusal.change(&changed)
+            do {
+                _ = try S3Client(configuration: changed, logger: Self.quiet).getObject("pfx/" + hour + "/_partitions/0.json")
+                Issue.record("connected although \(refusal.why)")
+            } catch let error as S3Error {
+                #expect(error.code == "ConnectionFailed", "\(refusal.why): \(error)")
+                if let says = refusal.says { #expect(error.message.contains(says), "\(refusal.why): \(error)") }
+            }
+        }
+    }
 
     @Test func sinkOperationsAgainstARealS3Server() throws {
         let moto = try MotoServer()

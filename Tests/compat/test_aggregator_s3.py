@@ -53,22 +53,50 @@ class Moto:
     endpoint: str
     access_key_id: str
     secret_access_key: str
+    # Over https: the PEM of the test CA that issued the server's certificate.
+    ca_file: str = ""
 
     def client(self, secret: str | None = None):
-        return boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1",
+        return boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1", verify=self.ca_file or None,
                             aws_access_key_id=self.access_key_id, aws_secret_access_key=secret or self.secret_access_key)
+
+    def sink_settings(self) -> dict[str, str]:
+        return {"s3.endpoint": self.endpoint, **({"s3.ca_file": self.ca_file} if self.ca_file else {})}
+
+
+def make_certificates(directory: Path) -> tuple[Path, Path, Path]:
+    """A throwaway CA and a certificate it issued for localhost, with the openssl tool: (CA PEM,
+    server certificate, server key)."""
+    def openssl(*args: str):
+        subprocess.run(["openssl", *args], cwd=directory, check=True, capture_output=True)
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
+            "-days", "2", "-subj", "/CN=logflume test CA", "-addext", "basicConstraints=critical,CA:TRUE",
+            "-addext", "keyUsage=critical,keyCertSign")
+    openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "server.key", "-out", "server.csr",
+            "-subj", "/CN=localhost")
+    (directory / "server.ext").write_text("subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n")
+    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.pem",
+            "-days", "2", "-extfile", "server.ext")
+    return directory / "ca.pem", directory / "server.pem", directory / "server.key"
 
 
 @pytest.fixture
-def moto(tmp_path):
+def moto(tmp_path, request):
     """`moto_server` on a free loopback port with request authentication on, so every request
     the sink sends must carry a valid SigV4 signature: the first four requests (unauthenticated)
-    create an IAM user, its access key, a policy allowing s3:*, and the bucket."""
+    create an IAM user, its access key, a policy allowing s3:*, and the bucket. Parametrized
+    (indirectly) with "https", it serves TLS with a certificate for localhost from a test CA."""
+    tls = getattr(request, "param", "http") == "https"
     port = free_port()
     log = open(tmp_path / "moto.log", "wb")
     env = dict(os.environ, INITIAL_NO_AUTH_ACTION_COUNT="4")
-    proc = subprocess.Popen([str(MOTO_SERVER), "-H", "127.0.0.1", "-p", str(port)],
-                            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env)
+    command = [str(MOTO_SERVER), "-H", "127.0.0.1", "-p", str(port)]
+    ca_file = ""
+    if tls:
+        ca, certificate, key = make_certificates(tmp_path)
+        command += ["-s", "-c", str(certificate), "-k", str(key)]
+        ca_file = str(ca)
+    proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env)
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -80,15 +108,16 @@ def moto(tmp_path):
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.1)
-        endpoint = f"http://127.0.0.1:{port}"
-        anonymous = dict(endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="setup", aws_secret_access_key="setup")
+        endpoint = f"https://localhost:{port}" if tls else f"http://127.0.0.1:{port}"
+        anonymous = dict(endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="setup", aws_secret_access_key="setup",
+                         verify=ca_file or None)
         iam = boto3.client("iam", **anonymous)
         iam.create_user(UserName="aggregator")
         key = iam.create_access_key(UserName="aggregator")["AccessKey"]
         iam.put_user_policy(UserName="aggregator", PolicyName="s3", PolicyDocument=json.dumps(
             {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}))
         boto3.client("s3", **anonymous).create_bucket(Bucket=BUCKET)
-        yield Moto(endpoint, key["AccessKeyId"], key["SecretAccessKey"])
+        yield Moto(endpoint, key["AccessKeyId"], key["SecretAccessKey"], ca_file)
     finally:
         proc.terminate()
         try:
@@ -131,6 +160,7 @@ def hour_prefix(topic: str, start_ms: int) -> str:
 
 
 @pytest.mark.timeout(150)
+@pytest.mark.parametrize("moto", ["http", "https"], indirect=True)
 def test_aggregator_writes_hours_into_s3(broker, moto, tmp_path, monkeypatch):
     topic = create_topic(broker, partitions=PARTITIONS, prefix="s3")
     s3 = moto.client()
@@ -150,7 +180,7 @@ def test_aggregator_writes_hours_into_s3(broker, moto, tmp_path, monkeypatch):
         **{
             "output.sink": "s3",
             "output.max_file_bytes": "8KiB",
-            "s3.endpoint": moto.endpoint,
+            **moto.sink_settings(),
             "s3.bucket": BUCKET,
             "s3.prefix": PREFIX,
             "s3.staging_dir": str(staging),

@@ -6,6 +6,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 
 /// A failed S3 request: the operation, the object, the HTTP status and the S3 error code and
 /// message from the XML body (or what went wrong on the connection).
@@ -64,8 +65,9 @@ enum S3Body {
     }
 }
 
-/// A small, blocking S3 client over HTTP/1.1 on SwiftNIO: one connection per request (the
-/// servers it is meant for, moto, MinIO and Ceph on a LAN, are close), SigV4-signed, with the
+/// A small, blocking S3 client over HTTP/1.1 (or HTTPS, the server's certificate verified) on
+/// SwiftNIO: one connection per request (the servers it is meant for, moto, MinIO and Ceph on a
+/// LAN, are close; over TLS that is a handshake per request too), SigV4-signed, with the
 /// payload hash in `x-amz-content-sha256`, retries with doubling backoff on connection failures,
 /// timeouts and 5xx answers. Its calls block the calling thread until the answer is in; it must
 /// not be called on one of the event loops it uses.
@@ -74,7 +76,9 @@ final class S3Client: Sendable {
     let group: any EventLoopGroup
     let logger: Logger
     let signer: SigV4Signer
-    private let address: Result<(host: String, port: Int), S3Error>
+    private let address: Result<S3SinkConfiguration.Address, S3Error>
+    /// For https endpoints: the TLS context, or why it could not be built (a bad CA file).
+    private let tls: Result<NIOSSLContext, S3Error>?
     /// Unix milliseconds; injectable for tests.
     private let now: @Sendable () -> Int64
 
@@ -87,6 +91,13 @@ final class S3Client: Sendable {
         self.logger = logger
         self.now = now
         self.address = configuration.address()
+        if case .success(let address) = address, address.tls {
+            tls = Result { try S3TLS.context(caFile: configuration.caFile) }.mapError { error in
+                S3Error(operation: "connect", location: configuration.endpoint, code: "TLSSetupFailed", message: "\(error)")
+            }
+        } else {
+            tls = nil
+        }
         signer = SigV4Signer(
             credentials: .init(
                 accessKeyId: configuration.accessKeyId, secretAccessKey: configuration.secretAccessKey, sessionToken: configuration.sessionToken
@@ -208,7 +219,8 @@ final class S3Client: Sendable {
         _ method: String, key: String?, query: [(String, String)] = [], headers extra: [(String, String)] = [], body: S3Body = .empty,
         alsoRetrying: Set<Int> = []
     ) throws -> S3Response {
-        let (host, port) = try address.get()
+        let address = try address.get()
+        let tlsContext = try tls?.get()
         let what = key.map(location) ?? "s3://\(configuration.bucket)"
         var wait = max(1, configuration.retryBackoffMs)
         var lastError: S3Error?
@@ -219,7 +231,7 @@ final class S3Client: Sendable {
                 wait = min(wait * 2, 10_000)
             }
             do {
-                let response = try exchange(method, key: key, query: query, headers: extra, body: body, host: host, port: port)
+                let response = try exchange(method, key: key, query: query, headers: extra, body: body, address: address, tls: tlsContext)
                 let retryable = (500...599).contains(response.status) || alsoRetrying.contains(response.status)
                 guard retryable, attempt < configuration.retries else { return response }
                 let parsed = S3XML.error(from: response.body)
@@ -239,9 +251,9 @@ final class S3Client: Sendable {
     }
 
     /// The URI path (already encoded) and the Host header value.
-    func target(key: String?, host: String, port: Int) -> (path: String, host: String) {
-        let hostName = host.contains(":") ? "[\(host)]" : host
-        let authority = port == 80 ? hostName : "\(hostName):\(port)"
+    func target(key: String?, address: S3SinkConfiguration.Address) -> (path: String, host: String) {
+        let hostName = address.host.contains(":") ? "[\(address.host)]" : address.host
+        let authority = address.isDefaultPort ? hostName : "\(hostName):\(address.port)"
         let encodedKey = key.map(SigV4Signer.encodePath) ?? ""
         if configuration.pathStyle {
             return ("/" + SigV4Signer.percentEncode(configuration.bucket) + (key == nil ? "" : "/" + encodedKey), authority)
@@ -265,9 +277,10 @@ final class S3Client: Sendable {
     }
 
     private func exchange(
-        _ method: String, key: String?, query: [(String, String)], headers extra: [(String, String)], body: S3Body, host: String, port: Int
+        _ method: String, key: String?, query: [(String, String)], headers extra: [(String, String)], body: S3Body,
+        address: S3SinkConfiguration.Address, tls: NIOSSLContext?
     ) throws -> S3Response {
-        let (path, hostHeader) = target(key: key, host: host, port: port)
+        let (path, hostHeader) = target(key: key, address: address)
         let queryString = query.map { SigV4Signer.percentEncode($0.0) + "=" + SigV4Signer.percentEncode($0.1) }.joined(separator: "&")
         var headers = HTTPHeaders(signedHeaders(
             method: method, path: path, query: query, host: hostHeader, extra: extra, payloadHash: body.sha256, epochMilliseconds: now()
@@ -294,12 +307,17 @@ final class S3Client: Sendable {
                 .connectTimeout(.milliseconds(max(1, configuration.connectTimeoutMs)))
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
+                        if let tls {
+                            // Virtual-hosted style names the bucket's host: that is the name the
+                            // certificate must carry (*.s3.amazonaws.com).
+                            try channel.pipeline.syncOperations.addHandler(S3TLS.handler(context: tls, hostHeader: hostHeader))
+                        }
                         try channel.pipeline.syncOperations.addHTTPClientHandlers()
                         try channel.pipeline.syncOperations.addHandler(IdleStateHandler(allTimeout: idle))
                         try channel.pipeline.syncOperations.addHandler(S3ResponseCollector(promise: promise, timeout: timeoutError))
                     }
                 }
-                .connect(host: host, port: port)
+                .connect(host: address.host, port: address.port)
                 .wait()
         } catch {
             promise.fail(error)
@@ -315,10 +333,16 @@ final class S3Client: Sendable {
             }
             try channel.writeAndFlush(HTTPClientRequestPart.end(nil)).wait()
         } catch {
-            // The server may have answered (and closed) before taking the whole body: prefer its answer.
+            // The server may have answered (and closed) before taking the whole body: prefer its
+            // answer. And a failed TLS handshake closes the channel under the write: the
+            // collector saw why, which says more than "I/O on closed channel".
             channel.close(promise: nil)
-            if let response = try? promise.futureResult.wait() { return response }
-            throw transportError(error)
+            switch Result(catching: { try promise.futureResult.wait() }) {
+            case .success(let response): return response
+            case .failure(let reason as NIOSSLError): throw transportError(reason)
+            case .failure(let reason as NIOSSLExtraError): throw transportError(reason)
+            case .failure: throw transportError(error)
+            }
         }
         do {
             return try promise.futureResult.wait()

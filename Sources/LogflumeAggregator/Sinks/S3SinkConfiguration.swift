@@ -1,9 +1,11 @@
+import Foundation
 public import LogflumeConfig
 
 /// Where and how the S3 sink talks to an S3-compatible server. `conf/aggregator.toml` documents
 /// the same settings under `[s3]`.
 public struct S3SinkConfiguration: Sendable, Equatable {
-    /// `http://host[:port]`. Plain HTTP only (no TLS in this build). Required.
+    /// `http://host[:port]` or `https://host[:port]` (TLS, the server's certificate verified).
+    /// Required.
     public var endpoint: String
     /// Required.
     public var bucket: String
@@ -29,6 +31,9 @@ public struct S3SinkConfiguration: Sendable, Equatable {
     public var retryBackoffMs: Int64 = 200
     /// Local directory for data files before upload; "" means `$TMPDIR/logflume-s3-staging`. Default: "".
     public var stagingDirectory = ""
+    /// PEM file of certificate authorities trusted for an https endpoint besides the system's
+    /// (a private CA in front of MinIO or Ceph). Default: "" (the system's only).
+    public var caFile = ""
 
     /// The largest object one PUT may carry (S3's limit); the sink does not use multipart uploads.
     public static let maxObjectBytes: Int64 = 5 << 30
@@ -38,21 +43,30 @@ public struct S3SinkConfiguration: Sendable, Equatable {
         self.bucket = bucket
     }
 
-    /// Host and port of `endpoint`, or why it is unusable.
-    public func address() -> Result<(host: String, port: Int), S3Error> {
-        func invalid(_ why: String) -> Result<(host: String, port: Int), S3Error> {
+    /// Where requests go: host, port, and whether over TLS.
+    public struct Address: Sendable, Equatable {
+        public var host: String
+        public var port: Int
+        public var tls: Bool
+
+        /// The scheme's own port, which the Host header leaves out.
+        var isDefaultPort: Bool { port == (tls ? 443 : 80) }
+    }
+
+    /// Host, port and scheme of `endpoint`, or why it is unusable.
+    public func address() -> Result<Address, S3Error> {
+        func invalid(_ why: String) -> Result<Address, S3Error> {
             .failure(S3Error(operation: "connect", location: endpoint, code: "InvalidEndpoint", message: why))
         }
-        if endpoint.lowercased().hasPrefix("https://") {
-            return invalid("https is not supported (no TLS in this build); use http:// to a server on a trusted network")
-        }
-        guard endpoint.lowercased().hasPrefix("http://") else { return invalid("must start with http://") }
-        var authority = Substring(endpoint.dropFirst("http://".count))
+        let lowered = endpoint.lowercased()
+        let tls = lowered.hasPrefix("https://")
+        guard tls || lowered.hasPrefix("http://") else { return invalid("must start with http:// or https://") }
+        var authority = Substring(endpoint.dropFirst(tls ? "https://".count : "http://".count))
         if let slash = authority.firstIndex(of: "/") {
             guard authority[slash...].allSatisfy({ $0 == "/" }) else { return invalid("must not have a path") }
             authority = authority[..<slash]
         }
-        var host = authority, port = 80
+        var host = authority, port = tls ? 443 : 80
         if authority.hasPrefix("[") {
             guard let close = authority.firstIndex(of: "]") else { return invalid("unclosed IPv6 bracket") }
             host = authority[authority.index(after: authority.startIndex)..<close]
@@ -67,7 +81,7 @@ public struct S3SinkConfiguration: Sendable, Equatable {
             port = value
         }
         guard !host.isEmpty, (1...65_535).contains(port) else { return invalid("needs a host and a port in 1-65535") }
-        return .success((String(host), port))
+        return .success(Address(host: String(host), port: port, tls: tls))
     }
 
     /// `prefix` as keys start with it: "" or ending in "/".
@@ -80,7 +94,7 @@ public struct S3SinkConfiguration: Sendable, Equatable {
 extension S3SinkConfiguration {
     /// The `[s3]` keys of `conf/aggregator.toml`, read when `output.sink = "s3"`.
     public static let schemaKeys: [ConfigSchema.Key] = [
-        .init("s3.endpoint", .string, default: "", "http://host:port of the S3-compatible server (required with sink = \"s3\"); plain HTTP only."),
+        .init("s3.endpoint", .string, default: "", "http(s)://host[:port] of the S3-compatible server (required with sink = \"s3\"); https verifies the server's certificate."),
         .init("s3.bucket", .string, default: "", "Bucket to write into (required with sink = \"s3\"); it must exist."),
         .init("s3.prefix", .string, default: "", "Key prefix before <topic>/dt=.../; a trailing / is added when missing."),
         .init("s3.region", .string, default: "us-east-1", "Region in the SigV4 signing scope."),
@@ -93,6 +107,7 @@ extension S3SinkConfiguration {
         .init("s3.retries", .integer, default: "5", "Retries after a connection failure, a timeout or a 5xx answer."),
         .init("s3.retry_backoff", .duration, default: "200ms", "Wait before the first retry, doubling up to 10s."),
         .init("s3.staging_dir", .string, default: "", "Local directory for data files before upload; empty means $TMPDIR/logflume-s3-staging."),
+        .init("s3.ca_file", .string, default: "", "PEM file of certificate authorities trusted for an https endpoint besides the system's; empty: the system's only."),
     ]
 
     /// Reads the `[s3]` keys; credentials left empty come from the standard AWS environment variables.
@@ -121,5 +136,15 @@ extension S3SinkConfiguration {
         guard retries >= 0 else { throw values.invalid("s3.retries", "must not be negative") }
         retryBackoffMs = max(1, values.integer("s3.retry_backoff"))
         stagingDirectory = values.string("s3.staging_dir")
+        caFile = values.string("s3.ca_file")
+        if !caFile.isEmpty {
+            guard case .success(let address) = address(), address.tls else { throw values.invalid("s3.ca_file", "only used with an https:// endpoint") }
+            guard FileManager.default.isReadableFile(atPath: caFile) else { throw values.invalid("s3.ca_file", "cannot read '\(caFile)'") }
+            do {
+                _ = try S3TLS.context(caFile: caFile)
+            } catch {
+                throw values.invalid("s3.ca_file", "'\(caFile)' holds no usable PEM certificate: \(error)")
+            }
+        }
     }
 }

@@ -1,0 +1,31 @@
+import NIOCore
+import NIOSSL
+
+/// TLS for https endpoints: the system's trust store plus, optionally, the authorities of a PEM
+/// file (a private CA in front of MinIO or Ceph). The server's certificate is always verified,
+/// hostname included; there is deliberately no switch to turn verification off.
+enum S3TLS {
+    /// The client context, built once per client: loading trust roots is not free.
+    static func context(caFile: String) throws -> NIOSSLContext {
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.minimumTLSVersion = .tlsv12
+        if !caFile.isEmpty {
+            configuration.additionalTrustRoots = [.certificates(try NIOSSLCertificate.fromPEMFile(caFile))]
+        }
+        return try NIOSSLContext(configuration: configuration)
+    }
+
+    /// The name sent in SNI and checked against the certificate: the Host header's name without
+    /// the port. An IP address is checked against the certificate's IP entries but is not sent
+    /// (SNI carries names only).
+    static func handler(context: NIOSSLContext, hostHeader: String) throws -> NIOSSLClientHandler {
+        var name = Substring(hostHeader)
+        if name.hasPrefix("["), let close = name.firstIndex(of: "]") {
+            name = name[name.index(after: name.startIndex)..<close]
+        } else if let colon = name.lastIndex(of: ":") {
+            name = name[..<colon]
+        }
+        let isAddress = (try? SocketAddress(ipAddress: String(name), port: 0)) != nil
+        return try NIOSSLClientHandler(context: context, serverHostname: isAddress ? nil : String(name))
+    }
+}
