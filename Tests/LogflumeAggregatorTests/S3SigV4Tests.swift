@@ -211,6 +211,21 @@ import Testing
         #expect(address("https://s3.amazonaws.com") == "tls s3.amazonaws.com 443")
         #expect(address("HTTPS://minio.lan:9443/") == "tls minio.lan 9443")
         #expect(address("ftp://minio.lan") == "InvalidEndpoint")
+        // The Host header leaves out only the scheme's own port; SNI carries names, not addresses.
+        let client = S3Client(configuration: S3SinkConfiguration(endpoint: "https://h", bucket: "b"), logger: .init(label: "test"))
+        for (address, host) in [
+            (S3SinkConfiguration.Address(host: "h", port: 443, tls: true), "h"), (.init(host: "h", port: 443, tls: false), "h:443"),
+            (.init(host: "h", port: 80, tls: true), "h:80"), (.init(host: "h", port: 9443, tls: true), "h:9443"),
+            (.init(host: "::1", port: 443, tls: true), "[::1]"),
+        ] {
+            #expect(client.target(key: "k", address: address).host == host)
+        }
+        for (hostHeader, name) in [
+            ("minio.lan", "minio.lan"), ("minio.lan:9443", "minio.lan"), ("logs.s3.amazonaws.com", "logs.s3.amazonaws.com"),
+            ("127.0.0.1:9000", nil), ("[::1]:9000", nil), ("[::1]", nil),
+        ] as [(String, String?)] {
+            #expect(S3TLS.serverName(hostHeader: hostHeader) == name, "\(hostHeader)")
+        }
         #expect(address("127.0.0.1:9000") == "InvalidEndpoint")
         #expect(address("http://host/path") == "InvalidEndpoint")
         var configuration = S3SinkConfiguration(endpoint: "http://h", bucket: "b")

@@ -166,21 +166,25 @@ struct S3SinkMotoTests {
 
 
         // Each change below must fail the connection, with the reason in the error.
-        let refusals: [(why: String, change: (inout S3SinkConfiguration) -> Void, says: String?)] = [
-            ("the system's roots only, not the test CA", { $0.caFile = "" }, "CERTIFICATE_VERIFY_FAILED"),
-            ("virtual-hosted style names tls.localhost, which the certificate does not carry", { $0.pathStyle = false }, "tls.localhost"),
-            ("by IP address: the certificate has no IP entry", { $0.endpoint = "https://127.0.0.1:\(moto.port)" }, "failedToValidateHostname"),
-            ("plain HTTP to the TLS port", { $0.endpoint = "http://localhost:\(moto.port)"; $0.caFile = "" }, nil),
+        // Handshake failures are not retried: the next attempt meets the same certificate.
+        let handshake = S3TLS.handshakeFailedCode
+        let refusals: [(why: String, change: (inout S3SinkConfiguration) -> Void, code: String, says: String?)] = [
+            ("the system's roots only, not the test CA", { $0.caFile = "" }, handshake, "CERTIFICATE_VERIFY_FAILED"),
+            ("virtual-hosted style names tls.localhost, which the certificate does not carry", { $0.pathStyle = false }, handshake, "tls.localhost"),
+            ("by IP address: the certificate has no IP entry", { $0.endpoint = "https://127.0.0.1:\(moto.port)" }, handshake, "failedToValidateHostname"),
+            ("plain HTTP to the TLS port", { $0.endpoint = "http://localhost:\(moto.port)"; $0.caFile = "" }, "ConnectionFailed", nil),
         ]
         for refusal in refusals {
             var changed = configuration
-            changed.retries = 0
+            changed.retries = refusal.code == handshake ? 3 : 0
+            changed.retryBackoffMs = 1
             refusal.change(&changed)
             do {
                 _ = try S3Client(configuration: changed, logger: Self.quiet).getObject("pfx/" + hour + "/_partitions/0.json")
                 Issue.record("connected although \(refusal.why)")
             } catch let error as S3Error {
-                #expect(error.code == "ConnectionFailed", "\(refusal.why): \(error)")
+                #expect(error.code == refusal.code, "\(refusal.why): \(error)")
+                #expect(error.attempts == 1, "\(refusal.why): \(error)")
                 if let says = refusal.says { #expect(error.message.contains(says), "\(refusal.why): \(error)") }
             }
         }

@@ -17,7 +17,7 @@ public struct S3Error: Error, CustomStringConvertible, Equatable {
     /// nil when no answer came (connection refused, reset, timeout).
     public var status: Int?
     /// S3's error code (`AccessDenied`, `NoSuchBucket`, `SlowDown`, ...), or ours
-    /// (`ConnectionFailed`, `Timeout`, `InvalidEndpoint`).
+    /// (`ConnectionFailed`, `Timeout`, `InvalidEndpoint`, `TLSHandshakeFailed`).
     public var code: String
     public var message: String
     public var requestId: String?
@@ -242,6 +242,8 @@ final class S3Client: Sendable {
             } catch let error as S3Error {
                 lastError = error
                 lastError!.attempts = attempt + 1
+                // A certificate that does not verify will not verify on the next attempt either.
+                if error.code == S3TLS.handshakeFailedCode { break }
                 logger.warning("S3 request failed", metadata: [
                     "s3.operation": "\(method)", "s3.location": "\(what)", "error": "\(error.code): \(error.message)", "attempt": "\(attempt + 1)",
                 ])
@@ -292,7 +294,8 @@ final class S3Client: Sendable {
         let what = key.map(location) ?? "s3://\(configuration.bucket)"
         func transportError(_ error: any Error) -> S3Error {
             if let error = error as? S3Error { return error }
-            return S3Error(operation: method, location: what, code: "ConnectionFailed", message: "\(error)")
+            let code = S3TLS.isHandshakeFailure(error) ? S3TLS.handshakeFailedCode : "ConnectionFailed"
+            return S3Error(operation: method, location: what, code: code, message: "\(error)")
         }
 
         let eventLoop = group.next()
@@ -339,8 +342,7 @@ final class S3Client: Sendable {
             channel.close(promise: nil)
             switch Result(catching: { try promise.futureResult.wait() }) {
             case .success(let response): return response
-            case .failure(let reason as NIOSSLError): throw transportError(reason)
-            case .failure(let reason as NIOSSLExtraError): throw transportError(reason)
+            case .failure(let reason) where !(error is S3Error) && S3TLS.isHandshakeFailure(reason): throw transportError(reason)
             case .failure: throw transportError(error)
             }
         }

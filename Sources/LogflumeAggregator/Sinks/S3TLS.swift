@@ -15,10 +15,14 @@ enum S3TLS {
         return try NIOSSLContext(configuration: configuration)
     }
 
-    /// The name sent in SNI and checked against the certificate: the Host header's name without
-    /// the port. An IP address is checked against the certificate's IP entries but is not sent
-    /// (SNI carries names only).
     static func handler(context: NIOSSLContext, hostHeader: String) throws -> NIOSSLClientHandler {
+        try NIOSSLClientHandler(context: context, serverHostname: serverName(hostHeader: hostHeader))
+    }
+
+    /// The name sent in SNI and checked against the certificate: the Host header's name without
+    /// the port; nil for an IP address, which is checked against the certificate's IP entries
+    /// but not sent (SNI carries names only).
+    static func serverName(hostHeader: String) -> String? {
         var name = Substring(hostHeader)
         if name.hasPrefix("["), let close = name.firstIndex(of: "]") {
             name = name[name.index(after: name.startIndex)..<close]
@@ -26,6 +30,16 @@ enum S3TLS {
             name = name[..<colon]
         }
         let isAddress = (try? SocketAddress(ipAddress: String(name), port: 0)) != nil
-        return try NIOSSLClientHandler(context: context, serverHostname: isAddress ? nil : String(name))
+        return isAddress ? nil : String(name)
+    }
+
+    /// `S3Error.code` of a handshake that failed (an untrusted certificate, a name it does not
+    /// carry): not retried, since the next attempt meets the same certificate.
+    static let handshakeFailedCode = "TLSHandshakeFailed"
+
+    /// Whether `error` is the handshake's failure, as opposed to the connection's.
+    static func isHandshakeFailure(_ error: any Error) -> Bool {
+        if case NIOSSLError.handshakeFailed = error { return true }
+        return error is NIOSSLExtraError
     }
 }
