@@ -154,7 +154,7 @@ let package = Package(
         .executableTarget(
             name: "logflume-bench",
             dependencies: [
-                "LogflumeWire", "LogflumeStorage", "LogflumeClient", "CCRC32C",
+                "LogflumeWire", "LogflumeStorage", "LogflumeClient", "LogflumeAggregator", "CCRC32C",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

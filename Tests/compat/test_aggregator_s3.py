@@ -14,17 +14,17 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import subprocess
 import time
 from pathlib import Path
 
-import socket
 from dataclasses import dataclass
 
 import pytest
 from confluent_kafka import Producer
 from conftest import REPO, Broker, create_topic, free_port, now_ms, producer_conf
 from helpers.aggregator import HOUR_MS, AggregatorProcess, wait_until
+from helpers.s3 import start_moto
+from helpers.s3 import stop as stop_moto
 
 MOTO_SERVER = Path(os.environ.get("LOGFLUME_MOTO_SERVER") or REPO / ".build" / "compat-venv" / "bin" / "moto_server")
 
@@ -64,22 +64,6 @@ class Moto:
         return {"s3.endpoint": self.endpoint, **({"s3.ca_file": self.ca_file} if self.ca_file else {})}
 
 
-def make_certificates(directory: Path) -> tuple[Path, Path, Path]:
-    """A throwaway CA and a certificate it issued for localhost, with the openssl tool: (CA PEM,
-    server certificate, server key)."""
-    def openssl(*args: str):
-        subprocess.run(["openssl", *args], cwd=directory, check=True, capture_output=True)
-    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
-            "-days", "2", "-subj", "/CN=logflume test CA", "-addext", "basicConstraints=critical,CA:TRUE",
-            "-addext", "keyUsage=critical,keyCertSign")
-    openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "server.key", "-out", "server.csr",
-            "-subj", "/CN=localhost")
-    (directory / "server.ext").write_text("subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n")
-    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.pem",
-            "-days", "2", "-extfile", "server.ext")
-    return directory / "ca.pem", directory / "server.pem", directory / "server.key"
-
-
 @pytest.fixture
 def moto(tmp_path, request):
     """`moto_server` on a free loopback port with request authentication on, so every request
@@ -87,28 +71,9 @@ def moto(tmp_path, request):
     create an IAM user, its access key, a policy allowing s3:*, and the bucket. Parametrized
     (indirectly) with "https", it serves TLS with a certificate for localhost from a test CA."""
     tls = getattr(request, "param", "http") == "https"
-    port = free_port()
-    log = open(tmp_path / "moto.log", "wb")
     env = dict(os.environ, INITIAL_NO_AUTH_ACTION_COUNT="4")
-    command = [str(MOTO_SERVER), "-H", "127.0.0.1", "-p", str(port)]
-    ca_file = ""
-    if tls:
-        ca, certificate, key = make_certificates(tmp_path)
-        command += ["-s", "-c", str(certificate), "-k", str(key)]
-        ca_file = str(ca)
-    proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env)
+    proc, endpoint, ca_file = start_moto(MOTO_SERVER, tmp_path, free_port(), tls, env)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert proc.poll() is None, f"moto_server exited with {proc.returncode}: {(tmp_path / 'moto.log').read_text()}"
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
-        endpoint = f"https://localhost:{port}" if tls else f"http://127.0.0.1:{port}"
         anonymous = dict(endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="setup", aws_secret_access_key="setup",
                          verify=ca_file or None)
         iam = boto3.client("iam", **anonymous)
@@ -119,13 +84,7 @@ def moto(tmp_path, request):
         boto3.client("s3", **anonymous).create_bucket(Bucket=BUCKET)
         yield Moto(endpoint, key["AccessKeyId"], key["SecretAccessKey"], ca_file)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+        stop_moto(proc)
 
 
 def produce(broker: Broker, topic: str, first_hour: int, hours: int) -> dict[tuple[int, int], tuple[int, bytes]]:

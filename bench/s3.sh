@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The aggregator's S3 sink (issue 6) against a real S3 API server, moto_server on loopback, over
+# http and over https (a throwaway CA from the openssl tool), next to boto3 making the same
+# requests in the same run: sequential PUT + GET pairs of small objects, as the sink publishes an
+# hour, with the sink's connection (and over https, TLS handshake) per request. Results in
+# bench/README.md.
+# Environment: RUNS (default 5), PAIRS (default 200), SIZE (object bytes, default 1024),
+# SCRATCH_PATH (default .build).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+root=$(pwd)
+scratch="${SCRATCH_PATH:-.build}"
+scripts/setup >/dev/null
+scripts/compat-venv >/dev/null
+scripts/build-release --product logflume-bench --scratch-path "$scratch"
+"$root/.build/compat-venv/bin/python" bench/s3/run.py --bench "$root/$scratch/release/logflume-bench" \
+    --runs "${RUNS:-5}" --pairs "${PAIRS:-200}" --size "${SIZE:-1024}"

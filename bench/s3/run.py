@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""bench/s3.sh's measurements (run with the compat venv's python): the aggregator's S3 sink
+against moto_server over http and over https, next to boto3 doing the same requests in the same
+run. One request stream, PUT of a small object then GET of it, `--pairs` times, as the sink
+publishes an hour (one request after the other). The sink opens a connection per request (and
+over https, a TLS handshake per request); boto3 goes through urllib3's connection pool. Medians
+of --runs, the two clients alternating."""
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "Tests" / "compat"))
+from helpers.s3 import start_moto, stop  # noqa: E402
+
+import boto3  # noqa: E402
+
+BUCKET = "bench"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def swift_run(bench: str, endpoint: str, ca_file: str, pairs: int, size: int) -> tuple[float, float]:
+    out = subprocess.run([bench, "s3-requests", "--endpoint", endpoint, "--bucket", BUCKET, "--ca-file", ca_file,
+                          "--pairs", str(pairs), "--size", str(size)], check=True, capture_output=True, text=True).stdout
+    fields = dict(line.split("=", 1) for line in out.split())
+    return float(fields["requests_per_second"]), float(fields["cpu_seconds"])
+
+
+def boto3_run(endpoint: str, ca_file: str, pairs: int, size: int) -> tuple[float, float]:
+    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", verify=ca_file or None,
+                          aws_access_key_id="bench", aws_secret_access_key="bench")
+    body = b"a" * size
+    cpu = time.process_time()
+    started = time.monotonic()
+    for index in range(pairs):
+        key = f"bench/boto3-{index}"
+        client.put_object(Bucket=BUCKET, Key=key, Body=body)
+        assert client.get_object(Bucket=BUCKET, Key=key)["Body"].read() == body
+    return 2 * pairs / (time.monotonic() - started), time.process_time() - cpu
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--bench", required=True, help="the logflume-bench binary")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--pairs", type=int, default=200)
+    parser.add_argument("--size", type=int, default=1024)
+    args = parser.parse_args()
+    moto_server = REPO / ".build" / "compat-venv" / "bin" / "moto_server"
+    rows = []
+    for tls in (False, True):
+        with tempfile.TemporaryDirectory(prefix="logflume-s3-bench-") as directory:
+            proc, endpoint, ca_file = start_moto(moto_server, Path(directory), free_port(), tls, dict(os.environ))
+            try:
+                boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", verify=ca_file or None,
+                             aws_access_key_id="bench", aws_secret_access_key="bench").create_bucket(Bucket=BUCKET)
+                swift, peer = [], []
+                for run in range(args.runs):
+                    swift.append(swift_run(args.bench, endpoint, ca_file, args.pairs, args.size))
+                    peer.append(boto3_run(endpoint, ca_file, args.pairs, args.size))
+                    print(f"  {'https' if tls else 'http '} run {run + 1}: sink {swift[-1][0]:.0f} requests/s (CPU {swift[-1][1]:.2f} s), "
+                          f"boto3 {peer[-1][0]:.0f} requests/s (CPU {peer[-1][1]:.2f} s)", flush=True)
+            finally:
+                stop(proc)
+        rate, peer_rate = statistics.median(r for r, _ in swift), statistics.median(r for r, _ in peer)
+        rows.append((("https" if tls else "http"), rate, statistics.median(c for _, c in swift), peer_rate,
+                     statistics.median(c for _, c in peer)))
+    print(f"\n== summary (medians of {args.runs} runs of {args.pairs} PUT + GET pairs of {args.size} B objects)")
+    print("| scheme | S3 sink, requests/s | its CPU | boto3, requests/s | its CPU | ratio |")
+    print("|---|---|---|---|---|---|")
+    for scheme, rate, cpu, peer_rate, peer_cpu in rows:
+        print(f"| {scheme} | {rate:,.0f} | {cpu:.2f} s | {peer_rate:,.0f} | {peer_cpu:.2f} s | {rate / peer_rate:.2f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
