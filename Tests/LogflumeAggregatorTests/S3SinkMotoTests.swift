@@ -12,12 +12,19 @@ import Testing
 /// A real S3 API server: moto in server mode, from the compat venv (`scripts/compat-venv`), on a
 /// free loopback port. `LOGFLUME_MOTO_SERVER` names another executable.
 final class MotoServer: @unchecked Sendable {
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
     static var executable: String? {
         if let path = ProcessInfo.processInfo.environment["LOGFLUME_MOTO_SERVER"], !path.isEmpty { return path }
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let path = root.appendingPathComponent(".build/compat-venv/bin/moto_server").path
+        let path = repository.appendingPathComponent(".build/compat-venv/bin/moto_server").path
         return FileManager.default.isExecutableFile(atPath: path) ? path : nil
     }
+
+    /// moto's app served by waitress, which keeps connections open like S3 (moto_server does not).
+    static let keepAliveCommand = [
+        repository.appendingPathComponent(".build/compat-venv/bin/python").path,
+        repository.appendingPathComponent("Tests/compat/helpers/moto_keepalive.py").path,
+    ]
 
     let process = Process()
     let port: Int
@@ -26,17 +33,25 @@ final class MotoServer: @unchecked Sendable {
     /// Over TLS, the name the server's certificate carries.
     var endpoint: String { certificates == nil ? "http://127.0.0.1:\(port)" : "https://localhost:\(port)" }
 
-    /// - Parameter tls: serve https with a certificate for localhost issued by a test CA.
-    init(tls: Bool = false) throws {
-        port = try freeLoopbackPort()
+    /// - Parameters:
+    ///   - tls: serve https with a certificate for localhost issued by a test CA.
+    ///   - keepAlive: serve through waitress, which keeps connections open between requests.
+    ///   - port: the port of a server stopped before (a restart); default a free one.
+    init(tls: Bool = false, keepAlive: Bool = false, port: Int? = nil) throws {
+        self.port = try port ?? freeLoopbackPort()
         let directory = makeTemporaryDirectory("moto")
         logPath = directory + "/moto.log"
         certificates = tls ? try TestCertificates(directory: directory) : nil
         FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-        process.executableURL = URL(fileURLWithPath: Self.executable!)
-        process.arguments = ["-H", "127.0.0.1", "-p", String(port)]
-            + (certificates.map { ["-s", "-c", $0.serverCertificate, "-k", $0.serverKey] } ?? [])
+        if keepAlive {
+            process.executableURL = URL(fileURLWithPath: Self.keepAliveCommand[0])
+            process.arguments = [Self.keepAliveCommand[1], String(self.port)]
+        } else {
+            process.executableURL = URL(fileURLWithPath: Self.executable!)
+            process.arguments = ["-H", "127.0.0.1", "-p", String(self.port)]
+                + (certificates.map { ["-s", "-c", $0.serverCertificate, "-k", $0.serverKey] } ?? [])
+        }
         process.standardOutput = log
         process.standardError = log
         try process.run()
@@ -188,6 +203,33 @@ struct S3SinkMotoTests {
                 if let says = refusal.says { #expect(error.message.contains(says), "\(refusal.why): \(error)") }
             }
         }
+    }
+
+    @Test func keptConnectionsCarryTheNextRequestsAndAStaleOneIsReplaced() throws {
+        let moto = try MotoServer(keepAlive: true)
+        var configuration = moto.configuration(bucket: "keep")
+        try moto.createBucket(configuration)
+        // No retries: a kept connection the server closed must not cost the request.
+        configuration.retries = 0
+        let client = S3Client(configuration: configuration, logger: Self.quiet)
+        let body = Array("kept\n".utf8)
+        for index in 0..<10 {
+            try client.putObject("k/\(index)", body: .bytes(body))
+            #expect(try client.getObject("k/\(index)") == body)
+            #expect(try client.headObject("k/\(index)"))
+        }
+        #expect(client.connectionsOpened == 1, "30 requests took \(client.connectionsOpened) connections")
+
+        // The server goes away and comes back on the same port: the kept connection is dead. (On
+        // loopback the close arrives before the next request, so the connection is dropped when
+        // taken; one that dies under a request is sent again at once, not counted as an attempt.)
+        moto.stop()
+        let restarted = try MotoServer(keepAlive: true, port: moto.port)
+        defer { restarted.stop() }
+        try restarted.createBucket(restarted.configuration(bucket: "keep"))
+        try client.putObject("k/after", body: .bytes(body))
+        #expect(try client.getObject("k/after") == body)
+        #expect(client.connectionsOpened == 2)
     }
 
     @Test func sinkOperationsAgainstARealS3Server() throws {

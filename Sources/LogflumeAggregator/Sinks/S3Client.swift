@@ -7,6 +7,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
+import Synchronization
 
 /// A failed S3 request: the operation, the object, the HTTP status and the S3 error code and
 /// message from the XML body (or what went wrong on the connection).
@@ -66,8 +67,8 @@ enum S3Body {
 }
 
 /// A small, blocking S3 client over HTTP/1.1 (or HTTPS, the server's certificate verified) on
-/// SwiftNIO: one connection per request (the servers it is meant for, moto, MinIO and Ceph on a
-/// LAN, are close; over TLS that is a handshake per request too), SigV4-signed, with the
+/// SwiftNIO: connections are kept for the next request when the server allows (up to four idle
+/// ones, each closed after the request timeout without traffic), SigV4-signed, with the
 /// payload hash in `x-amz-content-sha256`, retries with doubling backoff on connection failures,
 /// timeouts and 5xx answers. Its calls block the calling thread until the answer is in; it must
 /// not be called on one of the event loops it uses.
@@ -81,6 +82,12 @@ final class S3Client: Sendable {
     private let tls: Result<NIOSSLContext, S3Error>?
     /// Unix milliseconds; injectable for tests.
     private let now: @Sendable () -> Int64
+    /// Connections the server keeps open (HTTP/1.1 keep-alive), for the next requests.
+    private let idleConnections = Mutex<[Connection]>([])
+    private let opened = Atomic<Int>(0)
+
+    /// Connections opened so far (the other requests went over kept ones).
+    var connectionsOpened: Int { opened.load(ordering: .relaxed) }
 
     init(
         configuration: S3SinkConfiguration, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger,
@@ -288,25 +295,91 @@ final class S3Client: Sendable {
             method: method, path: path, query: query, host: hostHeader, extra: extra, payloadHash: body.sha256, epochMilliseconds: now()
         ))
         if method == "PUT" || method == "POST" || body.contentLength > 0 { headers.add(name: "content-length", value: String(body.contentLength)) }
-        headers.add(name: "connection", value: "close")
         headers.add(name: "user-agent", value: "logflume-aggregator")
         let head = HTTPRequestHead(version: .http1_1, method: HTTPMethod(rawValue: method), uri: queryString.isEmpty ? path : path + "?" + queryString, headers: headers)
         let what = key.map(location) ?? "s3://\(configuration.bucket)"
         func transportError(_ error: any Error) -> S3Error {
+            let error = S3ResponseCollector.cause(of: error)
             if let error = error as? S3Error { return error }
             let code = S3TLS.isHandshakeFailure(error) ? S3TLS.handshakeFailedCode : "ConnectionFailed"
             return S3Error(operation: method, location: what, code: code, message: "\(error)")
         }
-
-        let eventLoop = group.next()
-        let promise = eventLoop.makePromise(of: S3Response.self)
-        let idle = TimeAmount.milliseconds(max(1, configuration.requestTimeoutMs))
-        let timeoutError = S3Error(
+        let timeout = S3Error(
             operation: method, location: what, code: "Timeout", message: "nothing sent or received for \(configuration.requestTimeoutMs) ms"
         )
+
+        // A kept connection the server closed meanwhile fails before any answer: the request
+        // goes again at once on a new connection, without counting as an attempt.
+        var reuse = true
+        while true {
+            let (connection, reused) = try takeConnection(address: address, tls: tls, hostHeader: hostHeader, reuse: reuse, transportError: transportError)
+            func staleAndUnanswered(_ reason: any Error) -> Bool {
+                reused && reason is S3ResponseCollector.Unanswered && !S3TLS.isHandshakeFailure(S3ResponseCollector.cause(of: reason))
+            }
+            let promise = connection.channel.eventLoop.makePromise(of: S3ResponseCollector.Answer.self)
+            let collector = connection.collector
+            connection.channel.eventLoop.execute { collector.value.expect(promise, timeout: timeout) }
+            let answer: Result<S3ResponseCollector.Answer, any Error>
+            do {
+                connection.channel.write(HTTPClientRequestPart.head(head), promise: nil)
+                switch body {
+                case .empty: break
+                case .bytes(let bytes): connection.channel.write(HTTPClientRequestPart.body(.byteBuffer(ByteBuffer(bytes: bytes))), promise: nil)
+                case .file(let file, let size, _): try stream(file: file, size: size, to: connection.channel, what: what)
+                }
+                try connection.channel.writeAndFlush(HTTPClientRequestPart.end(nil)).wait()
+                answer = Result { try promise.futureResult.wait() }
+            } catch {
+                // The server may have answered (and closed) before taking the whole body: prefer its
+                // answer. And a failed TLS handshake closes the channel under the write: the
+                // collector saw why, which says more than "I/O on closed channel".
+                connection.channel.close(promise: nil)
+                switch Result(catching: { try promise.futureResult.wait() }) {
+                case .success(let answer): return answer.response
+                case .failure(let reason) where !(error is S3Error) && S3TLS.isHandshakeFailure(S3ResponseCollector.cause(of: reason)):
+                    throw transportError(reason)
+                case .failure(let reason) where !(error is S3Error) && staleAndUnanswered(reason):
+                    reuse = false
+                    continue
+                case .failure: throw transportError(error)
+                }
+            }
+            switch answer {
+            case .success(let answer):
+                if answer.keepAlive { giveBack(connection) } else { connection.channel.close(promise: nil) }
+                return answer.response
+            case .failure(let reason):
+                connection.channel.close(promise: nil)
+                if staleAndUnanswered(reason) {
+                    reuse = false
+                    continue
+                }
+                throw transportError(reason)
+            }
+        }
+    }
+
+    /// A connection to the endpoint and the handler that collects its answers.
+    private struct Connection: Sendable {
         let channel: any Channel
+        let collector: NIOLoopBound<S3ResponseCollector>
+    }
+
+    /// Kept connections are closed by the idle handler after `requestTimeoutMs` without traffic
+    /// (S3 itself drops idle connections after about 20 s).
+    private static let maxIdleConnections = 4
+
+    /// A kept connection that is still open (with `reuse`), or a new one; and whether it was kept.
+    private func takeConnection(
+        address: S3SinkConfiguration.Address, tls: NIOSSLContext?, hostHeader: String, reuse: Bool,
+        transportError: (any Error) -> S3Error
+    ) throws -> (Connection, reused: Bool) {
+        while reuse, let kept = idleConnections.withLock({ $0.popLast() }) {
+            if kept.channel.isActive { return (kept, true) }
+        }
+        let idle = TimeAmount.milliseconds(max(1, configuration.requestTimeoutMs))
         do {
-            channel = try ClientBootstrap(group: eventLoop)
+            let channel = try ClientBootstrap(group: group.next())
                 .connectTimeout(.milliseconds(max(1, configuration.connectTimeoutMs)))
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
@@ -317,40 +390,27 @@ final class S3Client: Sendable {
                         }
                         try channel.pipeline.syncOperations.addHTTPClientHandlers()
                         try channel.pipeline.syncOperations.addHandler(IdleStateHandler(allTimeout: idle))
-                        try channel.pipeline.syncOperations.addHandler(S3ResponseCollector(promise: promise, timeout: timeoutError))
+                        try channel.pipeline.syncOperations.addHandler(S3ResponseCollector())
                     }
                 }
                 .connect(host: address.host, port: address.port)
                 .wait()
-        } catch {
-            promise.fail(error)
-            throw transportError(error)
-        }
-        defer { channel.close(promise: nil) }
-        do {
-            channel.write(HTTPClientRequestPart.head(head), promise: nil)
-            switch body {
-            case .empty: break
-            case .bytes(let bytes): channel.write(HTTPClientRequestPart.body(.byteBuffer(ByteBuffer(bytes: bytes))), promise: nil)
-            case .file(let file, let size, _): try stream(file: file, size: size, to: channel, what: what)
-            }
-            try channel.writeAndFlush(HTTPClientRequestPart.end(nil)).wait()
-        } catch {
-            // The server may have answered (and closed) before taking the whole body: prefer its
-            // answer. And a failed TLS handshake closes the channel under the write: the
-            // collector saw why, which says more than "I/O on closed channel".
-            channel.close(promise: nil)
-            switch Result(catching: { try promise.futureResult.wait() }) {
-            case .success(let response): return response
-            case .failure(let reason) where !(error is S3Error) && S3TLS.isHandshakeFailure(reason): throw transportError(reason)
-            case .failure: throw transportError(error)
-            }
-        }
-        do {
-            return try promise.futureResult.wait()
+            opened.add(1, ordering: .relaxed)
+            let collector = try channel.eventLoop.submit {
+                NIOLoopBound(try channel.pipeline.syncOperations.handler(type: S3ResponseCollector.self), eventLoop: channel.eventLoop)
+            }.wait()
+            return (Connection(channel: channel, collector: collector), false)
         } catch {
             throw transportError(error)
         }
+    }
+
+    private func giveBack(_ connection: Connection) {
+        let surplus = idleConnections.withLock { idle -> Connection? in
+            idle.append(connection)
+            return idle.count > Self.maxIdleConnections ? idle.removeFirst() : nil
+        }
+        surplus?.channel.close(promise: nil)
     }
 
     /// Sends a file's bytes in chunks, waiting for each so memory stays bounded.
@@ -376,20 +436,41 @@ final class S3Client: Sendable {
     }
 }
 
-/// Collects one HTTP response and completes the promise with it; fails it when the connection
-/// closes first, errs, or stays idle past the request timeout.
-private final class S3ResponseCollector: ChannelInboundHandler {
+/// Collects the answer to each request on its connection and completes that request's promise;
+/// fails it when the connection closes first, errs, or stays idle past the request timeout. An
+/// idle kept connection that times out is closed.
+final class S3ResponseCollector: ChannelInboundHandler {
     typealias InboundIn = HTTPClientResponsePart
 
-    private let promise: EventLoopPromise<S3Response>
-    private let timeout: S3Error
+    /// A response, and whether the server keeps the connection open for another request.
+    struct Answer: Sendable {
+        var response: S3Response
+        var keepAlive: Bool
+    }
+
+    /// The connection failed before any of the answer arrived: on a kept connection, a sign that
+    /// the server had closed it, so the request is safe to send again.
+    struct Unanswered: Error {
+        var underlying: any Error
+    }
+
+    /// The error itself, or what left a request unanswered.
+    static func cause(of error: any Error) -> any Error { (error as? Unanswered)?.underlying ?? error }
+
+    private var pending: (promise: EventLoopPromise<Answer>, timeout: S3Error)?
     private var head: HTTPResponseHead?
     private var body: [UInt8] = []
-    private var completed = false
+    /// Set once the connection closed, with the error that closed it if one did (a failed TLS
+    /// handshake arrives before any request is armed).
+    private var closed: (any Error)?
 
-    init(promise: EventLoopPromise<S3Response>, timeout: S3Error) {
-        self.promise = promise
-        self.timeout = timeout
+    /// Arms the collector for the next request's answer; on the channel's event loop, before the
+    /// request is written.
+    func expect(_ promise: EventLoopPromise<Answer>, timeout: S3Error) {
+        head = nil
+        body = []
+        if let closed { return promise.fail(Unanswered(underlying: closed)) }
+        pending = (promise, timeout)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -399,33 +480,36 @@ private final class S3ResponseCollector: ChannelInboundHandler {
         case .body(var buffer):
             body += buffer.readBytes(length: buffer.readableBytes) ?? []
         case .end:
-            guard let head, !completed else { return }
-            completed = true
-            promise.succeed(S3Response(status: Int(head.status.code), headers: head.headers.map { ($0.name, $0.value) }, body: body))
-            context.close(promise: nil)
+            guard let head, let pending else { return }
+            self.pending = nil
+            let response = S3Response(status: Int(head.status.code), headers: head.headers.map { ($0.name, $0.value) }, body: body)
+            pending.promise.succeed(Answer(response: response, keepAlive: head.isKeepAlive))
+            if !head.isKeepAlive { context.close(promise: nil) }
         }
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         guard event is IdleStateHandler.IdleStateEvent else { return context.fireUserInboundEventTriggered(event) }
-        fail(timeout)
+        if let timeout = pending?.timeout { fail(timeout) }
         context.close(promise: nil)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if closed == nil { closed = error }
         fail(error)
         context.close(promise: nil)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        if closed == nil { closed = ChannelError.eof }
         fail(ChannelError.eof)
         context.fireChannelInactive()
     }
 
     private func fail(_ error: any Error) {
-        guard !completed else { return }
-        completed = true
-        promise.fail(error)
+        guard let pending else { return }
+        self.pending = nil
+        pending.promise.fail(head == nil && !(error is S3Error) ? Unanswered(underlying: error) : error)
     }
 }
 

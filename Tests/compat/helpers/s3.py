@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
+
+# moto's app served by waitress, which keeps connections open between requests (moto_server does not).
+KEEP_ALIVE_SERVER = Path(__file__).with_name("moto_keepalive.py")
 
 
 def make_certificates(directory: Path) -> tuple[Path, Path, Path]:
@@ -24,12 +28,13 @@ def make_certificates(directory: Path) -> tuple[Path, Path, Path]:
     return directory / "ca.pem", directory / "server.pem", directory / "server.key"
 
 
-def start_moto(moto_server: Path, directory: Path, port: int, tls: bool, env: dict[str, str] | None = None
-               ) -> tuple[subprocess.Popen, str, str]:
+def start_moto(moto_server: Path, directory: Path, port: int, tls: bool, env: dict[str, str] | None = None,
+               keep_alive: bool = False) -> tuple[subprocess.Popen, str, str]:
     """Starts moto_server on 127.0.0.1:`port` (logging to `directory`/moto.log) and waits until it
-    listens. Returns the process, the endpoint (https://localhost:port with `tls`) and the CA
-    file to trust ("" without TLS)."""
-    command = [str(moto_server), "-H", "127.0.0.1", "-p", str(port)]
+    listens; with `keep_alive`, moto's app under waitress instead (http only). Returns the
+    process, the endpoint (https://localhost:port with `tls`) and the CA file to trust ("" without
+    TLS)."""
+    command = [sys.executable, str(KEEP_ALIVE_SERVER), str(port)] if keep_alive else [str(moto_server), "-H", "127.0.0.1", "-p", str(port)]
     ca_file = ""
     if tls:
         ca, certificate, key = make_certificates(directory)
