@@ -207,6 +207,7 @@ struct S3SinkMotoTests {
 
     @Test func keptConnectionsCarryTheNextRequestsAndAStaleOneIsReplaced() throws {
         let moto = try MotoServer(keepAlive: true)
+        defer { moto.stop() }
         var configuration = moto.configuration(bucket: "keep")
         try moto.createBucket(configuration)
         // No retries: a kept connection the server closed must not cost the request.
@@ -230,6 +231,54 @@ struct S3SinkMotoTests {
         try client.putObject("k/after", body: .bytes(body))
         #expect(try client.getObject("k/after") == body)
         #expect(client.connectionsOpened == 2)
+    }
+
+    /// A kept connection the server drops after reading the next request: a repeatable request
+    /// (HEAD) goes again at once on a new connection, even with no retries; a conditional PUT
+    /// (the marker) is not sent twice that way, since a first copy that did arrive would turn the
+    /// answer into 412.
+    @Test(arguments: [false, true])
+    func aRequestOnADroppedKeptConnectionIsRepeatedOnlyWhenThatIsHarmless(conditional: Bool) throws {
+        let port = try freeLoopbackPort()
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        server.arguments = [MotoServer.repository.appendingPathComponent("Tests/compat/helpers/drop_second_request.py").path, String(port)]
+        try server.run()
+        defer {
+            kill(server.processIdentifier, SIGKILL)
+            server.waitUntilExit()
+        }
+        var configuration = S3SinkConfiguration(endpoint: "http://127.0.0.1:\(port)", bucket: "b")
+        configuration.accessKeyId = "a"
+        configuration.secretAccessKey = "s"
+        configuration.retries = 0
+        let client = S3Client(configuration: configuration, logger: Self.quiet)
+        func request() throws -> Bool {
+            conditional ? try client.putObject("m/_SUCCESS", body: .empty, ifAbsent: true) : try client.headObject("m/_SUCCESS")
+        }
+        let deadline = Date().addingTimeInterval(10)
+        while true {
+            do {
+                #expect(try request())
+                break
+            } catch let error as S3Error where error.code == "ConnectionFailed" && Date() < deadline && client.connectionsOpened == 0 {
+                // Not listening yet: no connection was opened.
+                usleep(50_000)
+            }
+        }
+        let openedBefore = client.connectionsOpened
+        if conditional {
+            do {
+                _ = try request()
+                Issue.record("a conditional PUT was sent again on a new connection")
+            } catch let error as S3Error {
+                #expect(error.code == "ConnectionFailed" && error.attempts == 1, "\(error)")
+            }
+            #expect(client.connectionsOpened == openedBefore)
+        } else {
+            #expect(try request())
+            #expect(client.connectionsOpened == openedBefore + 1)
+        }
     }
 
     @Test func sinkOperationsAgainstARealS3Server() throws {

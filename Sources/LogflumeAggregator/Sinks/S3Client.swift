@@ -113,6 +113,10 @@ final class S3Client: Sendable {
         )
     }
 
+    deinit {
+        for connection in idleConnections.withLock({ $0 }) { connection.channel.close(promise: nil) }
+    }
+
     func location(_ key: String) -> String { "s3://\(configuration.bucket)/\(key)" }
 
     // MARK: Operations
@@ -309,12 +313,16 @@ final class S3Client: Sendable {
         )
 
         // A kept connection the server closed meanwhile fails before any answer: the request
-        // goes again at once on a new connection, without counting as an attempt.
+        // goes again at once on a new connection, without counting as an attempt, if it was never
+        // sent, or if sending it twice does no harm. A conditional PUT (the marker) is not sent
+        // twice that way: a first copy that did arrive would make the second answer 412.
+        let repeatable = !extra.contains { $0.0.lowercased() == "if-none-match" }
         var reuse = true
         while true {
             let (connection, reused) = try takeConnection(address: address, tls: tls, hostHeader: hostHeader, reuse: reuse, transportError: transportError)
             func staleAndUnanswered(_ reason: any Error) -> Bool {
-                reused && reason is S3ResponseCollector.Unanswered && !S3TLS.isHandshakeFailure(S3ResponseCollector.cause(of: reason))
+                guard reused, !S3TLS.isHandshakeFailure(S3ResponseCollector.cause(of: reason)) else { return false }
+                return reason is S3ResponseCollector.NotSent || (repeatable && reason is S3ResponseCollector.Unanswered)
             }
             let promise = connection.channel.eventLoop.makePromise(of: S3ResponseCollector.Answer.self)
             let collector = connection.collector
@@ -346,7 +354,11 @@ final class S3Client: Sendable {
             }
             switch answer {
             case .success(let answer):
-                if answer.keepAlive { giveBack(connection) } else { connection.channel.close(promise: nil) }
+                // A file upload answered with an error may have been answered before the server
+                // read the whole body: that connection is not reused.
+                var reusable = answer.keepAlive
+                if case .file = body, !(200...299).contains(answer.response.status) { reusable = false }
+                if reusable { giveBack(connection) } else { connection.channel.close(promise: nil) }
                 return answer.response
             case .failure(let reason):
                 connection.channel.close(promise: nil)
@@ -378,8 +390,12 @@ final class S3Client: Sendable {
             if kept.channel.isActive { return (kept, true) }
         }
         let idle = TimeAmount.milliseconds(max(1, configuration.requestTimeoutMs))
+        let eventLoop = group.next()
+        // Handed out from the initializer: a handshake that fails at once empties the pipeline,
+        // and the collector must still be there to say why.
+        let collectorPromise = eventLoop.makePromise(of: NIOLoopBound<S3ResponseCollector>.self)
         do {
-            let channel = try ClientBootstrap(group: group.next())
+            let channel = try ClientBootstrap(group: eventLoop)
                 .connectTimeout(.milliseconds(max(1, configuration.connectTimeoutMs)))
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
@@ -390,22 +406,23 @@ final class S3Client: Sendable {
                         }
                         try channel.pipeline.syncOperations.addHTTPClientHandlers()
                         try channel.pipeline.syncOperations.addHandler(IdleStateHandler(allTimeout: idle))
-                        try channel.pipeline.syncOperations.addHandler(S3ResponseCollector())
+                        let collector = S3ResponseCollector()
+                        try channel.pipeline.syncOperations.addHandler(collector)
+                        collectorPromise.succeed(NIOLoopBound(collector, eventLoop: channel.eventLoop))
                     }
                 }
                 .connect(host: address.host, port: address.port)
                 .wait()
             opened.add(1, ordering: .relaxed)
-            let collector = try channel.eventLoop.submit {
-                NIOLoopBound(try channel.pipeline.syncOperations.handler(type: S3ResponseCollector.self), eventLoop: channel.eventLoop)
-            }.wait()
-            return (Connection(channel: channel, collector: collector), false)
+            return (Connection(channel: channel, collector: try collectorPromise.futureResult.wait()), false)
         } catch {
+            collectorPromise.fail(error)
             throw transportError(error)
         }
     }
 
     private func giveBack(_ connection: Connection) {
+        guard connection.channel.isActive else { return }
         let surplus = idleConnections.withLock { idle -> Connection? in
             idle.append(connection)
             return idle.count > Self.maxIdleConnections ? idle.removeFirst() : nil
@@ -454,8 +471,15 @@ final class S3ResponseCollector: ChannelInboundHandler {
         var underlying: any Error
     }
 
-    /// The error itself, or what left a request unanswered.
-    static func cause(of error: any Error) -> any Error { (error as? Unanswered)?.underlying ?? error }
+    /// The connection was closed before the request was armed, so the request was never sent.
+    struct NotSent: Error {
+        var underlying: any Error
+    }
+
+    /// The error itself, or what left a request unanswered or unsent.
+    static func cause(of error: any Error) -> any Error {
+        (error as? Unanswered)?.underlying ?? (error as? NotSent)?.underlying ?? error
+    }
 
     private var pending: (promise: EventLoopPromise<Answer>, timeout: S3Error)?
     private var head: HTTPResponseHead?
@@ -469,7 +493,7 @@ final class S3ResponseCollector: ChannelInboundHandler {
     func expect(_ promise: EventLoopPromise<Answer>, timeout: S3Error) {
         head = nil
         body = []
-        if let closed { return promise.fail(Unanswered(underlying: closed)) }
+        if let closed { return promise.fail(NotSent(underlying: closed)) }
         pending = (promise, timeout)
     }
 
