@@ -20,11 +20,10 @@ final class MotoServer: @unchecked Sendable {
         return FileManager.default.isExecutableFile(atPath: path) ? path : nil
     }
 
-    /// moto's app served by waitress, which keeps connections open like S3 (moto_server does not).
-    static let keepAliveCommand = [
-        repository.appendingPathComponent(".build/compat-venv/bin/python").path,
-        repository.appendingPathComponent("Tests/compat/helpers/moto_keepalive.py").path,
-    ]
+    /// moto's app served by waitress, which keeps connections open like S3 (moto_server does not),
+    /// run by the compat venv's python.
+    static let venvPython = repository.appendingPathComponent(".build/compat-venv/bin/python").path
+    static let keepAliveScript = repository.appendingPathComponent("Tests/compat/helpers/moto_keepalive.py").path
 
     let process = Process()
     let port: Int
@@ -45,8 +44,8 @@ final class MotoServer: @unchecked Sendable {
         FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         if keepAlive {
-            process.executableURL = URL(fileURLWithPath: Self.keepAliveCommand[0])
-            process.arguments = [Self.keepAliveCommand[1], String(self.port)]
+            process.executableURL = URL(fileURLWithPath: Self.venvPython)
+            process.arguments = [Self.keepAliveScript, String(self.port)]
         } else {
             process.executableURL = URL(fileURLWithPath: Self.executable!)
             process.arguments = ["-H", "127.0.0.1", "-p", String(self.port)]
@@ -96,8 +95,8 @@ final class MotoServer: @unchecked Sendable {
 }
 
 /// A throwaway certificate authority and a server certificate it issued for `localhost` (no IP
-/// entry, so that connecting by address fails verification), made with the openssl
-/// command-line tool (PEM files in `directory`).
+/// entry, so that connecting by address fails verification), made by the compat helpers'
+/// `make_certificates` with the openssl command-line tool (PEM files in `directory`).
 struct TestCertificates {
     let authority: String
     let serverCertificate: String
@@ -107,23 +106,14 @@ struct TestCertificates {
         authority = directory + "/ca.pem"
         serverCertificate = directory + "/server.pem"
         serverKey = directory + "/server.key"
-        let script = """
-            set -e
-            exec 2>&1
-            cd "$1"
-            openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem -days 2 \
-                -subj "/CN=logflume test CA" -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign"
-            openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout server.key -out server.csr -subj "/CN=localhost"
-            printf 'subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' > server.ext
-            openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile server.ext
-            """
-        let (status, output) = try run("/bin/sh", ["-c", script, "sh", directory])
+        let helper = MotoServer.repository.appendingPathComponent("Tests/compat/helpers/s3.py").path
+        let (status, output) = try run("/usr/bin/python3", [helper, "certificates", directory])
         guard status == 0 else { throw CertificateError(output: String(decoding: output, as: UTF8.self)) }
     }
 
     struct CertificateError: Error, CustomStringConvertible {
         var output: String
-        var description: String { "openssl failed: \(output)" }
+        var description: String { "making test certificates failed: \(output)" }
     }
 }
 

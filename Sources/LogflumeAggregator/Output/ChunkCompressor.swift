@@ -4,9 +4,9 @@ import CZstd
 import Synchronization
 
 /// Compresses one chunk of a part file into a self-contained gzip member (libdeflate or ISA-L;
-/// RFC 1952, mtime 0) or zstd frame (with its content checksum). A part file is its chunks' members one
-/// after another, which RFC 1952 and the zstd format both allow and every reader we hand files
-/// to reads (`gzip -d`, `zstd -d`, Python, Hadoop's and Spark's codecs). So chunks compress
+/// RFC 1952, mtime 0) or zstd frame (with its content checksum). A part file is its chunks'
+/// members one after another, which RFC 1952 and the zstd format both allow and every reader we
+/// hand files to reads (`gzip -d`, `zstd -d`, Python, Hadoop's and Spark's codecs). So chunks compress
 /// independently, on any core, and a file's bytes depend only on its chunks, never on timing:
 /// rebuilt and replayed files stay byte-identical (with ISA-L, on the same kind of CPU).
 struct ChunkCompressor: Sendable {
@@ -71,8 +71,7 @@ struct ChunkCompressor: Sendable {
     }
 
     // Compressor state is costly to set up (libdeflate's level 6 tables, igzip's hash buffer,
-    // zstd's context) and
-    // not thread-safe: each worker borrows one from a pool and gives it back.
+    // zstd's context) and not thread-safe: each worker borrows one from a pool and gives it back.
     private static let gzipCompressors = Pool { level in libdeflate_alloc_compressor(level) }
     private static let igzipCompressors = Pool { level in logflume_igzip_create(level) }
     private static let zstdContexts = Pool { level in

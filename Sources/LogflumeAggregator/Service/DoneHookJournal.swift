@@ -8,8 +8,9 @@ import Foundation
 /// therefore a run that may not have happened: after every rebuild, and at periodic checks
 /// (`OwedHookCheck`), the instance that owns partition 0 of the topic queues those again. A hook
 /// runs at least once per bucket and version; a crash after it succeeded but before its entry
-/// was deleted runs it twice, so the command should be idempotent (`ADD IF NOT EXISTS PARTITION`). An entry without a marker is
-/// from a crash just before the marker; whoever finishes the bucket writes it again.
+/// was deleted runs it twice, so the command should be idempotent (`ADD IF NOT EXISTS
+/// PARTITION`). An entry without a marker is from a crash just before the marker; whoever
+/// finishes the bucket writes it again.
 struct DoneHookJournal: Sendable {
     let sink: any HourSink
     let instance: String

@@ -319,7 +319,12 @@ final class S3Client: Sendable {
         let repeatable = !extra.contains { $0.0.lowercased() == "if-none-match" }
         var reuse = true
         while true {
-            let (connection, reused) = try takeConnection(address: address, tls: tls, hostHeader: hostHeader, reuse: reuse, transportError: transportError)
+            let connection: Connection, reused: Bool
+            do {
+                (connection, reused) = try takeConnection(address: address, tls: tls, hostHeader: hostHeader, reuse: reuse)
+            } catch {
+                throw transportError(error)
+            }
             func staleAndUnanswered(_ reason: any Error) -> Bool {
                 guard reused, !S3TLS.isHandshakeFailure(S3ResponseCollector.cause(of: reason)) else { return false }
                 return reason is S3ResponseCollector.NotSent || (repeatable && reason is S3ResponseCollector.Unanswered)
@@ -344,12 +349,9 @@ final class S3Client: Sendable {
                 connection.channel.close(promise: nil)
                 switch Result(catching: { try promise.futureResult.wait() }) {
                 case .success(let answer): return answer.response
-                case .failure(let reason) where !(error is S3Error) && S3TLS.isHandshakeFailure(S3ResponseCollector.cause(of: reason)):
-                    throw transportError(reason)
-                case .failure(let reason) where !(error is S3Error) && staleAndUnanswered(reason):
-                    reuse = false
-                    continue
-                case .failure: throw transportError(error)
+                case .failure(let reason):
+                    let told = S3TLS.isHandshakeFailure(S3ResponseCollector.cause(of: reason)) || staleAndUnanswered(reason)
+                    answer = .failure(!(error is S3Error) && told ? reason : error)
                 }
             }
             switch answer {
@@ -383,8 +385,7 @@ final class S3Client: Sendable {
 
     /// A kept connection that is still open (with `reuse`), or a new one; and whether it was kept.
     private func takeConnection(
-        address: S3SinkConfiguration.Address, tls: NIOSSLContext?, hostHeader: String, reuse: Bool,
-        transportError: (any Error) -> S3Error
+        address: S3SinkConfiguration.Address, tls: NIOSSLContext?, hostHeader: String, reuse: Bool
     ) throws -> (Connection, reused: Bool) {
         while reuse, let kept = idleConnections.withLock({ $0.popLast() }) {
             if kept.channel.isActive { return (kept, true) }
@@ -417,7 +418,7 @@ final class S3Client: Sendable {
             return (Connection(channel: channel, collector: try collectorPromise.futureResult.wait()), false)
         } catch {
             collectorPromise.fail(error)
-            throw transportError(error)
+            throw error
         }
     }
 

@@ -141,7 +141,7 @@ extension S3SinkConfiguration {
             guard case .success(let address) = address(), address.tls else { throw values.invalid("s3.ca_file", "only used with an https:// endpoint") }
             guard FileManager.default.isReadableFile(atPath: caFile) else { throw values.invalid("s3.ca_file", "cannot read '\(caFile)'") }
             do {
-                _ = try S3TLS.context(caFile: caFile)
+                _ = try S3TLS.authorities(in: caFile)
             } catch {
                 throw values.invalid("s3.ca_file", "'\(caFile)' holds no usable PEM certificate: \(error)")
             }

@@ -10,9 +10,14 @@ enum S3TLS {
         var configuration = TLSConfiguration.makeClientConfiguration()
         configuration.minimumTLSVersion = .tlsv12
         if !caFile.isEmpty {
-            configuration.additionalTrustRoots = [.certificates(try NIOSSLCertificate.fromPEMFile(caFile))]
+            configuration.additionalTrustRoots = [.certificates(try authorities(in: caFile))]
         }
         return try NIOSSLContext(configuration: configuration)
+    }
+
+    /// The certificates of a PEM file; throws when it holds none.
+    static func authorities(in caFile: String) throws -> [NIOSSLCertificate] {
+        try NIOSSLCertificate.fromPEMFile(caFile)
     }
 
     static func handler(context: NIOSSLContext, hostHeader: String) throws -> NIOSSLClientHandler {

@@ -1,5 +1,6 @@
 """A real S3 API server for tests and benches: moto in server mode (`moto_server` from the compat
-venv) on a loopback port, over http or over https with a certificate from a throwaway CA."""
+venv) on a loopback port, over http or over https with a certificate from a throwaway CA.
+`python3 s3.py certificates DIR` makes only the certificates (for the Swift tests)."""
 from __future__ import annotations
 
 import socket
@@ -65,3 +66,11 @@ def stop(proc: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["certificates"]:
+    try:
+        make_certificates(Path(sys.argv[2]))
+    except subprocess.CalledProcessError as error:
+        print(f"{' '.join(error.cmd)} failed: {error.stderr.decode(errors='replace')}")
+        sys.exit(1)
