@@ -260,11 +260,14 @@ import Testing
             path_style = false
             request_timeout = "2m"
             retries = 2
+            multipart_threshold = "100MiB"
+            multipart_part_size = "8MiB"
             """)
         let s3 = try #require(config.s3)
         #expect(s3.endpoint == "http://127.0.0.1:9000" && s3.bucket == "logs" && s3.keyPrefix == "raw/")
         #expect(s3.accessKeyId == "AK" && s3.secretAccessKey == "SK" && !s3.pathStyle)
         #expect(s3.requestTimeoutMs == 120_000 && s3.retries == 2 && s3.connectTimeoutMs == 5_000 && s3.region == "us-east-1")
+        #expect(s3.multipartThresholdBytes == 100 << 20 && s3.multipartPartBytes == 8 << 20)
         #expect(config.makeSink(logger: .init(label: "test")) is S3Sink)
 
         let local = try load("[kafka]\ntopics = [\"web\"]\n")
@@ -291,6 +294,9 @@ import Testing
             ("endpoint = \"http://h:9000\"\nbucket = \"b\"\nca_file = \"/etc/passwd\"\n", "s3.ca_file"),
             ("endpoint = \"https://h\"\nbucket = \"b\"\nca_file = \"/nonexistent/ca.pem\"\n", "s3.ca_file"),
             ("endpoint = \"https://h\"\nbucket = \"b\"\nca_file = \"/etc/passwd\"\n", "s3.ca_file"),
+            ("endpoint = \"http://h\"\nbucket = \"b\"\nmultipart_threshold = \"6GiB\"\n", "s3.multipart_threshold"),
+            ("endpoint = \"http://h\"\nbucket = \"b\"\nmultipart_part_size = \"4MiB\"\n", "s3.multipart_part_size"),
+            ("endpoint = \"http://h\"\nbucket = \"b\"\nmultipart_part_size = \"6GiB\"\n", "s3.multipart_part_size"),
         ] {
             do {
                 _ = try load(base + extra)
@@ -299,5 +305,31 @@ import Testing
                 #expect(error.key == key, "\(error)")
             }
         }
+    }
+
+    /// Parts cover the file exactly, in order; the configured size is kept where it fits S3's
+    /// limits and raised (to whole MiB) past 10,000 parts; over 5 TiB is refused.
+    @Test func multipartPlansKeepToS3sPartLimits() throws {
+        let mib: Int64 = 1 << 20
+        for (fileBytes, configured, expectedPart, expectedCount) in [
+            (12 * mib + 5, 5 * mib, 5 * mib, 3), (16 * mib, 16 * mib, 16 * mib, 1), (1, 5 * mib, 5 * mib, 1),
+            (64 * mib, 1 * mib, 5 * mib, 13),  // below S3's smallest part
+            (200_000 * mib, 16 * mib, 20 * mib, 10_000),  // 12,500 parts of 16 MiB would be too many
+            (200_000 * mib + 1, 16 * mib, 21 * mib, 9_524),
+        ] as [(Int64, Int64, Int64, Int)] {
+            let plan = try S3MultipartPlan(fileBytes: fileBytes, configuredPartBytes: configured, location: "s3://b/k")
+            #expect(plan.partBytes == expectedPart && plan.partCount == expectedCount, "\(fileBytes) bytes: \(plan)")
+            #expect(plan.partCount <= S3MultipartPlan.maxParts)
+            var next: Int64 = 0
+            for number in 1...plan.partCount {
+                let part = plan.part(number)
+                #expect(part.offset == next && part.size > 0 && part.size <= plan.partBytes)
+                if number < plan.partCount { #expect(part.size >= S3MultipartPlan.minPartBytes) }
+                next += part.size
+            }
+            #expect(next == fileBytes)
+        }
+        #expect(throws: S3Error.self) { try S3MultipartPlan(fileBytes: (5 << 40) + 1, configuredPartBytes: 16 * mib, location: "s3://b/k") }
+        #expect(S3XML.escape(#""a&b<c>""#) == #""a&amp;b&lt;c&gt;""#)
     }
 }

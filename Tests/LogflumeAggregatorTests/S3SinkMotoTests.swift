@@ -324,6 +324,49 @@ struct S3SinkMotoTests {
         #expect(paged.keys == (0..<7).map { "pfx/paged/\($0)" })
     }
 
+    /// Data files from the threshold on go up as multipart uploads (the object's ETag says how
+    /// many parts), smaller ones with one PUT; either way the object is the file. An upload that
+    /// fails part-way is aborted: nothing is left in progress and no object appears.
+    @Test func largeDataFilesGoUpInPartsAndAFailedUploadIsAborted() throws {
+        let moto = try MotoServer()
+        defer { moto.stop() }
+        var configuration = moto.configuration(bucket: "parts", prefix: "pfx")
+        configuration.multipartThresholdBytes = 8 << 20
+        configuration.multipartPartBytes = 5 << 20
+        try moto.createBucket(configuration)
+        let sink = S3Sink(configuration: configuration, logger: Self.quiet)
+        let hour = "web/dt=2024-03-01/hr=08"
+        func etag(_ path: String) throws -> String {
+            try sink.client.send("HEAD", key: sink.key(of: path)).header("ETag") ?? ""
+        }
+        for (name, size, parts) in [("web-0-00000000000000000000.jsonl.gz", (12 << 20) + 12_345, 3), ("web-1-00000000000000000000.jsonl.gz", 1 << 20, 0)] {
+            let staged = try sink.stagingPath(for: hour + "/" + name, instance: "i1")
+            let data = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 13) }
+            #expect(FileManager.default.createFile(atPath: staged, contents: Data(data)))
+            try sink.publish(staged: staged, to: hour + "/" + name)
+            #expect(!FileManager.default.fileExists(atPath: staged))
+            #expect(try sink.read(hour + "/" + name) == data)
+            let tag = try etag(hour + "/" + name)
+            #expect(parts > 0 ? tag.hasSuffix("-\(parts)\"") : !tag.contains("-"), "\(name): ETag \(tag)")
+        }
+        #expect(try sink.client.listMultipartUploads(prefix: "pfx/") == [])
+
+        // The file is shorter than the upload expects: the last part cannot be read, and the
+        // upload begun is aborted.
+        let path = hour + "/web-2-00000000000000000000.jsonl.gz"
+        let staged = try sink.stagingPath(for: path, instance: "i1")
+        #expect(FileManager.default.createFile(atPath: staged, contents: Data(count: 11 << 20)))
+        let plan = try S3MultipartPlan(fileBytes: 12 << 20, configuredPartBytes: 5 << 20, location: sink.location(of: path))
+        do {
+            try sink.client.putObjectInParts(sink.key(of: path), file: staged, plan: plan)
+            Issue.record("an upload of bytes the file does not have succeeded")
+        } catch let error as S3Error {
+            #expect(error.code == "LocalReadFailed" && error.operation == "UploadPart 3", "\(error)")
+        }
+        #expect(try sink.client.listMultipartUploads(prefix: "pfx/") == [])
+        #expect(try sink.read(path) == nil)
+    }
+
     @Test func failuresCarryTheS3ErrorCode() throws {
         let moto = try MotoServer()
         defer { moto.stop() }

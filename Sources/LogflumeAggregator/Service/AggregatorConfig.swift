@@ -122,8 +122,6 @@ public struct AggregatorConfig: Sendable {
         markerLookbackMs = values.integer("output.marker_lookback")
         if values.string("output.sink") == "s3" {
             s3 = try S3SinkConfiguration(values: values, environment: ProcessInfo.processInfo.environment)
-            // One PUT carries at most 5 GiB; a part can exceed max_file_bytes by one record.
-            guard output.maxFileBytes <= 4 << 30 else { throw values.invalid("output.max_file_bytes", "at most 4GiB with sink = \"s3\" (single-PUT uploads)") }
         }
         let command = values.string("done_hook.command")
         if !command.isEmpty {

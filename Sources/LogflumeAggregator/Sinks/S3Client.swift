@@ -43,17 +43,18 @@ struct S3Response: Sendable {
     func header(_ name: String) -> String? { headers.first { $0.name.lowercased() == name.lowercased() }?.value }
 }
 
-/// A request body: none, bytes in memory, or a file streamed from disk with its known hash.
+/// A request body: none, bytes in memory, or `size` bytes of a file from `offset` (a whole
+/// file, or one part of a multipart upload), streamed from disk with their known hash.
 enum S3Body {
     case empty
     case bytes([UInt8])
-    case file(path: String, size: Int64, sha256: String)
+    case file(path: String, offset: Int64, size: Int64, sha256: String)
 
     var contentLength: Int64 {
         switch self {
         case .empty: 0
         case .bytes(let bytes): Int64(bytes.count)
-        case .file(_, let size, _): size
+        case .file(_, _, let size, _): size
         }
     }
 
@@ -61,7 +62,7 @@ enum S3Body {
         switch self {
         case .empty: SigV4Signer.emptyPayloadHash
         case .bytes(let bytes): SHA256.hexHash(bytes)
-        case .file(_, _, let hash): hash
+        case .file(_, _, _, let hash): hash
         }
     }
 }
@@ -201,7 +202,7 @@ final class S3Client: Sendable {
         }
     }
 
-    private func failure(_ operation: String, key: String, _ response: S3Response) -> S3Error {
+    func failure(_ operation: String, key: String, _ response: S3Response) -> S3Error {
         let parsed = S3XML.error(from: response.body)
         return S3Error(
             operation: operation, location: location(key), status: response.status,
@@ -338,7 +339,7 @@ final class S3Client: Sendable {
                 switch body {
                 case .empty: break
                 case .bytes(let bytes): connection.channel.write(HTTPClientRequestPart.body(.byteBuffer(ByteBuffer(bytes: bytes))), promise: nil)
-                case .file(let file, let size, _): try stream(file: file, size: size, to: connection.channel, what: what)
+                case .file(let file, let offset, let size, _): try stream(file: file, offset: offset, size: size, to: connection.channel, what: what, operation: method)
                 }
                 try connection.channel.writeAndFlush(HTTPClientRequestPart.end(nil)).wait()
                 answer = Result { try promise.futureResult.wait() }
@@ -431,25 +432,11 @@ final class S3Client: Sendable {
         surplus?.channel.close(promise: nil)
     }
 
-    /// Sends a file's bytes in chunks, waiting for each so memory stays bounded.
-    private func stream(file: String, size: Int64, to channel: any Channel, what: String) throws {
-        let fd = open(file, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw S3Error(operation: "PUT", location: what, code: "LocalReadFailed", message: "open \(file): \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        var chunk = [UInt8](repeating: 0, count: 256 << 10)
-        var sent: Int64 = 0
-        while true {
-            let count = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw S3Error(operation: "PUT", location: what, code: "LocalReadFailed", message: "read \(file): \(String(cString: strerror(errno)))")
-            }
-            if count == 0 { break }
-            sent += Int64(count)
-            try channel.writeAndFlush(HTTPClientRequestPart.body(.byteBuffer(ByteBuffer(bytes: chunk[0..<count])))).wait()
-        }
-        guard sent == size else {
-            throw S3Error(operation: "PUT", location: what, code: "LocalReadFailed", message: "\(file) changed size while uploading (\(size) → \(sent) bytes)")
+    /// Sends `size` bytes of a file from `offset` in chunks, waiting for each so memory stays
+    /// bounded.
+    private func stream(file: String, offset: Int64, size: Int64, to channel: any Channel, what: String, operation: String) throws {
+        try S3FileRegion(path: file, offset: offset, size: size).read(operation: operation, location: what) { chunk in
+            try channel.writeAndFlush(HTTPClientRequestPart.body(.byteBuffer(ByteBuffer(bytes: chunk)))).wait()
         }
     }
 }

@@ -9,9 +9,9 @@ import NIOPosix
 /// Buckets as objects in an S3-compatible bucket (AWS S3, MinIO, Ceph RGW, moto), under
 /// `s3://<bucket>/<prefix><topic>/dt=…/hr=…/`, with the same names as the local sink.
 ///
-/// - Data files are written to a local staging directory, then uploaded whole with one PUT
-///   (an object is invisible until its PUT completes, so readers never see half a file) and the
-///   staged file is deleted.
+/// - Data files are written to a local staging directory, then uploaded with one PUT, or from
+///   `s3.multipart_threshold` on as a multipart upload (an object is invisible until its PUT or
+///   its upload's completion, so readers never see half a file), and the staged file is deleted.
 /// - Completion records and manifests are PUT whole (S3 replaces objects atomically and is
 ///   strongly consistent for reads and lists after a write).
 /// - The done-marker is created only if absent: HEAD, then PUT with `If-None-Match: *`, so of two
@@ -53,14 +53,15 @@ public struct S3Sink: HourSink {
     }
 
     public func publish(staged: String, to path: String) throws {
-        let (size, hash) = try Self.digest(file: staged, location: location(of: path))
-        guard size <= S3SinkConfiguration.maxObjectBytes else {
-            throw S3Error(
-                operation: "PUT", location: location(of: path), code: "EntityTooLarge",
-                message: "\(size) bytes is over the 5 GiB single-PUT limit; lower output.max_file_bytes"
-            )
+        let location = location(of: path)
+        let size = try S3FileRegion.size(of: staged, operation: "PUT", location: location)
+        if size >= configuration.multipartThresholdBytes {
+            let plan = try S3MultipartPlan(fileBytes: size, configuredPartBytes: configuration.multipartPartBytes, location: location)
+            try client.putObjectInParts(key(of: path), file: staged, plan: plan)
+        } else {
+            let hash = try S3FileRegion(path: staged, offset: 0, size: size).sha256(operation: "PUT", location: location)
+            try client.putObject(key(of: path), body: .file(path: staged, offset: 0, size: size, sha256: hash))
         }
-        try client.putObject(key(of: path), body: .file(path: staged, size: size, sha256: hash))
         discard(staged: staged)
     }
 
@@ -127,27 +128,6 @@ public struct S3Sink: HourSink {
     }
 
     // MARK: Helpers
-
-    /// Size and SHA-256 (hex) of a staged file, for `Content-Length` and `x-amz-content-sha256`.
-    static func digest(file: String, location: String) throws -> (Int64, String) {
-        let fd = open(file, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw S3Error(operation: "PUT", location: location, code: "LocalReadFailed", message: "open \(file): \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        var hasher = SHA256()
-        var chunk = [UInt8](repeating: 0, count: 1 << 20)
-        var size: Int64 = 0
-        while true {
-            let count = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw S3Error(operation: "PUT", location: location, code: "LocalReadFailed", message: "read \(file): \(String(cString: strerror(errno)))")
-            }
-            if count == 0 { break }
-            chunk.withUnsafeBufferPointer { hasher.update(UnsafeBufferPointer(rebasing: $0[0..<count])) }
-            size += Int64(count)
-        }
-        return (size, hex(hasher.finalize()))
-    }
 
     /// Staged files of an aggregator that died are never uploaded; their directories are named
     /// by process id, so those of processes that no longer exist can go.

@@ -35,8 +35,14 @@ public struct S3SinkConfiguration: Sendable, Equatable {
     /// (a private CA in front of MinIO or Ceph). Default: "" (the system's only).
     public var caFile = ""
 
-    /// The largest object one PUT may carry (S3's limit); the sink does not use multipart uploads.
-    public static let maxObjectBytes: Int64 = 5 << 30
+    /// Data files of this size or more go up as multipart uploads, in parts of
+    /// `multipartPartBytes` (raised where a file would need more than 10,000). One PUT carries at
+    /// most 5 GiB. Defaults: 64 MiB and 16 MiB.
+    public var multipartThresholdBytes: Int64 = 64 << 20
+    public var multipartPartBytes: Int64 = 16 << 20
+
+    /// The largest object one PUT may carry (S3's limit).
+    public static let maxSinglePutBytes: Int64 = 5 << 30
 
     public init(endpoint: String, bucket: String) {
         self.endpoint = endpoint
@@ -108,6 +114,8 @@ extension S3SinkConfiguration {
         .init("s3.retry_backoff", .duration, default: "200ms", "Wait before the first retry, doubling up to 10s."),
         .init("s3.staging_dir", .string, default: "", "Local directory for data files before upload; empty means $TMPDIR/logflume-s3-staging."),
         .init("s3.ca_file", .string, default: "", "PEM file of certificate authorities trusted for an https endpoint besides the system's; empty: the system's only."),
+        .init("s3.multipart_threshold", .size, default: "64MiB", "Data files of this size or more are uploaded in parts (multipart upload); at most 5GiB, the single-PUT limit."),
+        .init("s3.multipart_part_size", .size, default: "16MiB", "Part size of multipart uploads, 5MiB to 5GiB; raised where a file would need more than 10,000 parts."),
     ]
 
     /// Reads the `[s3]` keys; credentials left empty come from the standard AWS environment variables.
@@ -135,6 +143,14 @@ extension S3SinkConfiguration {
         retries = values.int("s3.retries")
         guard retries >= 0 else { throw values.invalid("s3.retries", "must not be negative") }
         retryBackoffMs = max(1, values.integer("s3.retry_backoff"))
+        multipartThresholdBytes = values.integer("s3.multipart_threshold")
+        guard (1...Self.maxSinglePutBytes).contains(multipartThresholdBytes) else {
+            throw values.invalid("s3.multipart_threshold", "must be between 1 byte and 5GiB (one PUT carries at most 5GiB)")
+        }
+        multipartPartBytes = values.integer("s3.multipart_part_size")
+        guard (S3MultipartPlan.minPartBytes...S3MultipartPlan.maxPartBytes).contains(multipartPartBytes) else {
+            throw values.invalid("s3.multipart_part_size", "must be between 5MiB and 5GiB (S3's part limits)")
+        }
         stagingDirectory = values.string("s3.staging_dir")
         caFile = values.string("s3.ca_file")
         if !caFile.isEmpty {

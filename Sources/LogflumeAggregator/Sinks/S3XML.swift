@@ -21,6 +21,12 @@ enum S3XML {
         elements(name, in: text).first.map { unescape($0) }
     }
 
+    /// `text` with `&`, `<` and `>` as entities, for element content.
+    static func escape(_ text: String) -> String {
+        guard text.contains(where: { $0 == "&" || $0 == "<" || $0 == ">" }) else { return text }
+        return text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+    }
+
     /// Replaces the five predefined entities and numeric character references.
     static func unescape(_ text: Substring) -> String {
         guard text.contains("&") else { return String(text) }

@@ -1,0 +1,120 @@
+import Logging
+
+/// How a staged data file is cut into the parts of a multipart upload.
+///
+/// S3's limits: at most 10,000 parts, each at least 5 MiB except the last and at most 5 GiB, and
+/// objects of at most 5 TiB. The configured part size is raised (to whole MiB) where a file
+/// would otherwise need more than 10,000 parts, so `output.max_file_bytes` needs no S3 bound of
+/// its own.
+struct S3MultipartPlan: Equatable {
+    static let maxParts = 10_000
+    static let minPartBytes: Int64 = 5 << 20
+    static let maxPartBytes: Int64 = 5 << 30
+    static let maxObjectBytes: Int64 = 5 << 40
+
+    let fileBytes: Int64
+    let partBytes: Int64
+
+    /// - Throws: `EntityTooLarge` for a file over S3's 5 TiB object limit.
+    init(fileBytes: Int64, configuredPartBytes: Int64, location: String) throws {
+        guard fileBytes <= Self.maxObjectBytes else {
+            throw S3Error(operation: "PUT", location: location, code: "EntityTooLarge", message: "\(fileBytes) bytes is over S3's 5 TiB object limit")
+        }
+        let needed = (fileBytes + Int64(Self.maxParts) - 1) / Int64(Self.maxParts)
+        let mebibyte: Int64 = 1 << 20
+        let raised = (needed + mebibyte - 1) / mebibyte * mebibyte
+        self.fileBytes = fileBytes
+        partBytes = min(Self.maxPartBytes, max(Self.minPartBytes, configuredPartBytes, raised))
+    }
+
+    var partCount: Int { max(1, Int((fileBytes + partBytes - 1) / partBytes)) }
+
+    /// Part `number` (1-based): where it starts in the file and how long it is.
+    func part(_ number: Int) -> (offset: Int64, size: Int64) {
+        let offset = Int64(number - 1) * partBytes
+        return (offset, min(partBytes, fileBytes - offset))
+    }
+}
+
+extension S3Client {
+    /// CreateMultipartUpload: the upload id the parts and the completion name.
+    func createMultipartUpload(_ key: String) throws -> String {
+        let response = try send("POST", key: key, query: [("uploads", "")])
+        guard (200...299).contains(response.status) else { throw failure("CreateMultipartUpload", key: key, response) }
+        guard let uploadId = S3XML.first("UploadId", in: Substring(String(decoding: response.body, as: UTF8.self))), !uploadId.isEmpty else {
+            throw S3Error(operation: "CreateMultipartUpload", location: location(key), status: response.status, code: "MalformedResponse", message: "no UploadId in the answer")
+        }
+        return uploadId
+    }
+
+    /// UploadPart: the part's ETag, which the completion lists.
+    func uploadPart(_ key: String, uploadId: String, number: Int, body: S3Body) throws -> String {
+        let response = try send("PUT", key: key, query: [("partNumber", String(number)), ("uploadId", uploadId)], body: body)
+        guard (200...299).contains(response.status) else { throw failure("UploadPart \(number)", key: key, response) }
+        guard let etag = response.header("ETag"), !etag.isEmpty else {
+            throw S3Error(operation: "UploadPart \(number)", location: location(key), status: response.status, code: "MalformedResponse", message: "no ETag in the answer")
+        }
+        return etag
+    }
+
+    /// CompleteMultipartUpload: the object appears, whole, with the parts in order.
+    ///
+    /// S3 can answer 200 and still report an error in the body (the answer starts before the
+    /// parts are joined), so the body is checked. An upload S3 no longer knows (`NoSuchUpload`)
+    /// was completed by an earlier attempt whose answer was lost if the object is there; its bytes
+    /// are this file's (names and contents are deterministic), so that counts as done.
+    func completeMultipartUpload(_ key: String, uploadId: String, etags: [String]) throws {
+        var xml = #"<CompleteMultipartUpload xmlns="http://s3.amazonaws.com/doc/2006-03-01/">"#
+        for (index, etag) in etags.enumerated() {
+            xml += "<Part><PartNumber>\(index + 1)</PartNumber><ETag>\(S3XML.escape(etag))</ETag></Part>"
+        }
+        xml += "</CompleteMultipartUpload>"
+        let response = try send("POST", key: key, query: [("uploadId", uploadId)], body: .bytes(Array(xml.utf8)))
+        let text = Substring(String(decoding: response.body, as: UTF8.self))
+        if (200...299).contains(response.status), !text.contains("<Error>") { return }
+        if S3XML.error(from: response.body).code == "NoSuchUpload", try headObject(key) { return }
+        throw failure("CompleteMultipartUpload", key: key, response)
+    }
+
+    /// AbortMultipartUpload: the parts uploaded so far are freed.
+    func abortMultipartUpload(_ key: String, uploadId: String) throws {
+        let response = try send("DELETE", key: key, query: [("uploadId", uploadId)])
+        guard (200...299).contains(response.status) || response.status == 404 else { throw failure("AbortMultipartUpload", key: key, response) }
+    }
+
+    /// ListMultipartUploads under `prefix`: the keys of uploads begun and neither completed nor
+    /// aborted (one page, up to 1,000).
+    func listMultipartUploads(prefix: String) throws -> [String] {
+        let response = try send("GET", key: nil, query: [("uploads", ""), ("prefix", prefix)])
+        guard (200...299).contains(response.status) else { throw failure("ListMultipartUploads", key: prefix, response) }
+        let text = Substring(String(decoding: response.body, as: UTF8.self))
+        return S3XML.elements("Upload", in: text).compactMap { S3XML.first("Key", in: $0) }
+    }
+
+    /// Uploads `size` bytes of a staged file as the object `key` in parts of `plan`, each signed
+    /// with its own hash and retried on its own; the object appears only when the upload is
+    /// completed, so readers never see part of it. On failure the upload is aborted (a crash
+    /// leaves it to the bucket's lifecycle rule for incomplete uploads).
+    func putObjectInParts(_ key: String, file: String, plan: S3MultipartPlan) throws {
+        let uploadId = try createMultipartUpload(key)
+        do {
+            var etags: [String] = []
+            for number in 1...plan.partCount {
+                let (offset, size) = plan.part(number)
+                let region = S3FileRegion(path: file, offset: offset, size: size)
+                let hash = try region.sha256(operation: "UploadPart \(number)", location: location(key))
+                etags.append(try uploadPart(key, uploadId: uploadId, number: number, body: .file(path: file, offset: offset, size: size, sha256: hash)))
+            }
+            try completeMultipartUpload(key, uploadId: uploadId, etags: etags)
+        } catch {
+            do {
+                try abortMultipartUpload(key, uploadId: uploadId)
+            } catch let abort {
+                logger.warning("S3 multipart upload not aborted; its parts stay until the bucket's lifecycle rule removes them", metadata: [
+                    "s3.location": "\(location(key))", "s3.upload_id": "\(uploadId)", "error": "\(abort)",
+                ])
+            }
+            throw error
+        }
+    }
+}
