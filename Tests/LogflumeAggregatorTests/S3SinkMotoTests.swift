@@ -20,7 +20,7 @@ final class MotoServer: @unchecked Sendable {
         return FileManager.default.isExecutableFile(atPath: path) ? path : nil
     }
 
-    /// moto's app served by waitress, which keeps connections open like S3 (moto_server does not),
+    /// moto's app served by cheroot, which keeps connections open like S3 (moto_server does not),
     /// run by the compat venv's python.
     static let venvPython = repository.appendingPathComponent(".build/compat-venv/bin/python").path
     static let keepAliveScript = repository.appendingPathComponent("Tests/compat/helpers/moto_keepalive.py").path
@@ -34,22 +34,24 @@ final class MotoServer: @unchecked Sendable {
 
     /// - Parameters:
     ///   - tls: serve https with a certificate for localhost issued by a test CA.
-    ///   - keepAlive: serve through waitress, which keeps connections open between requests.
+    ///   - keepAlive: serve through cheroot, which keeps connections open between requests.
     ///   - port: the port of a server stopped before (a restart); default a free one.
-    init(tls: Bool = false, keepAlive: Bool = false, port: Int? = nil) throws {
+    ///   - certificates: over TLS, the certificates of a server stopped before (a restart).
+    init(tls: Bool = false, keepAlive: Bool = false, port: Int? = nil, certificates: TestCertificates? = nil) throws {
         self.port = try port ?? freeLoopbackPort()
         let directory = makeTemporaryDirectory("moto")
         logPath = directory + "/moto.log"
-        certificates = tls ? try TestCertificates(directory: directory) : nil
+        self.certificates = tls ? try certificates ?? TestCertificates(directory: directory) : nil
         FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         if keepAlive {
             process.executableURL = URL(fileURLWithPath: Self.venvPython)
             process.arguments = [Self.keepAliveScript, String(self.port)]
+                + (self.certificates.map { [$0.serverCertificate, $0.serverKey] } ?? [])
         } else {
             process.executableURL = URL(fileURLWithPath: Self.executable!)
             process.arguments = ["-H", "127.0.0.1", "-p", String(self.port)]
-                + (certificates.map { ["-s", "-c", $0.serverCertificate, "-k", $0.serverKey] } ?? [])
+                + (self.certificates.map { ["-s", "-c", $0.serverCertificate, "-k", $0.serverKey] } ?? [])
         }
         process.standardOutput = log
         process.standardError = log
@@ -195,8 +197,9 @@ struct S3SinkMotoTests {
         }
     }
 
-    @Test func keptConnectionsCarryTheNextRequestsAndAStaleOneIsReplaced() throws {
-        let moto = try MotoServer(keepAlive: true)
+    @Test(arguments: [false, true])
+    func keptConnectionsCarryTheNextRequestsAndAStaleOneIsReplaced(tls: Bool) throws {
+        let moto = try MotoServer(tls: tls, keepAlive: true)
         defer { moto.stop() }
         var configuration = moto.configuration(bucket: "keep")
         try moto.createBucket(configuration)
@@ -215,7 +218,7 @@ struct S3SinkMotoTests {
         // loopback the close arrives before the next request, so the connection is dropped when
         // taken; one that dies under a request is sent again at once, not counted as an attempt.)
         moto.stop()
-        let restarted = try MotoServer(keepAlive: true, port: moto.port)
+        let restarted = try MotoServer(tls: tls, keepAlive: true, port: moto.port, certificates: moto.certificates)
         defer { restarted.stop() }
         try restarted.createBucket(restarted.configuration(bucket: "keep"))
         try client.putObject("k/after", body: .bytes(body))

@@ -3,8 +3,8 @@
 against moto_server over http and over https, next to boto3 doing the same requests in the same
 run. One request stream, PUT of a small object then GET of it, `--pairs` times, as the sink
 publishes an hour (one request after the other). moto_server closes every connection after its
-answer, so there each request costs a connect (and over https a TLS handshake); the third row
-serves moto's app through waitress, which keeps connections open, as S3 does. Medians of --runs,
+answer, so there each request costs a connect (and over https a TLS handshake); the last two rows
+serve moto's app through cheroot, which keeps connections open, as S3 does. Medians of --runs,
 the two clients alternating."""
 from __future__ import annotations
 
@@ -62,8 +62,8 @@ def main() -> int:
     args = parser.parse_args()
     moto_server = REPO / ".build" / "compat-venv" / "bin" / "moto_server"
     rows = []
-    for scheme in ("http", "https", "http, keep-alive"):
-        tls, keep_alive = scheme == "https", scheme.endswith("keep-alive")
+    for scheme in ("http", "https", "http, keep-alive", "https, keep-alive"):
+        tls, keep_alive = scheme.startswith("https"), scheme.endswith("keep-alive")
         with tempfile.TemporaryDirectory(prefix="logflume-s3-bench-") as directory:
             proc, endpoint, ca_file = start_moto(moto_server, Path(directory), free_port(), tls, dict(os.environ), keep_alive)
             try:

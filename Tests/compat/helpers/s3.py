@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-# moto's app served by waitress, which keeps connections open between requests (moto_server does not).
+# moto's app served by cheroot, which keeps connections open between requests (moto_server does not).
 KEEP_ALIVE_SERVER = Path(__file__).with_name("moto_keepalive.py")
 
 
@@ -32,14 +32,14 @@ def make_certificates(directory: Path) -> tuple[Path, Path, Path]:
 def start_moto(moto_server: Path, directory: Path, port: int, tls: bool, env: dict[str, str] | None = None,
                keep_alive: bool = False) -> tuple[subprocess.Popen, str, str]:
     """Starts moto_server on 127.0.0.1:`port` (logging to `directory`/moto.log) and waits until it
-    listens; with `keep_alive`, moto's app under waitress instead (http only). Returns the
+    listens; with `keep_alive`, moto's app under cheroot instead. Returns the
     process, the endpoint (https://localhost:port with `tls`) and the CA file to trust ("" without
     TLS)."""
     command = [sys.executable, str(KEEP_ALIVE_SERVER), str(port)] if keep_alive else [str(moto_server), "-H", "127.0.0.1", "-p", str(port)]
     ca_file = ""
     if tls:
         ca, certificate, key = make_certificates(directory)
-        command += ["-s", "-c", str(certificate), "-k", str(key)]
+        command += [str(certificate), str(key)] if keep_alive else ["-s", "-c", str(certificate), "-k", str(key)]
         ca_file = str(ca)
     with open(directory / "moto.log", "wb") as log:
         proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env)
