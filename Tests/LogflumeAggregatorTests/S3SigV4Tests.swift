@@ -134,7 +134,8 @@ import Testing
     }
 
     /// The sink's own request shapes, path-style against a local endpoint: keys with "=" in them,
-    /// a ListObjectsV2 query with "/" in values, a conditional PUT. Expected signatures computed
+    /// a ListObjectsV2 query with "/" in values, a conditional PUT, the requests of a multipart
+    /// upload (an empty query value, an upload id with "/" and "+"). Expected signatures computed
     /// with botocore's S3SigV4Auth for the same requests.
     @Test func sinkRequestsSignLikeBotocore() {
         let client = S3Client(
@@ -162,6 +163,17 @@ import Testing
         #expect(authorization("PUT", key: "nginx/dt=2024-03-01/hr=08/_SUCCESS", extra: [("If-None-Match", "*")]) == Self.expectedAuthorization(
             "host;if-none-match;x-amz-content-sha256;x-amz-date", "2aa292d4f930eb5c0645b7722e656a878d92ce3858ba24be1bee97678e360c6d"
         ))
+        // A multipart upload: create (`?uploads=`), a part, the completion, and the listing of uploads.
+        let file = "nginx/dt=2024-03-01/hr=08/nginx-0-00000000000000000042.jsonl.gz"
+        let upload = "2~Ab/cd+1"
+        for (method, key, query, signature) in [
+            ("POST", file, [("uploads", "")], "cc1134b6696f418ed7d7e422c326622e416d2c6bc8699163bb80f4b351b12930"),
+            ("PUT", file, [("partNumber", "3"), ("uploadId", upload)], "8a395d30de85edffbe0e28f48d210e4476a79e77b05cd1cfb8b15d3f1ac22811"),
+            ("POST", file, [("uploadId", upload)], "efdfca4b2fad33b22d373b3f54a9da92a4bec4ad300de871e3044c26433dfc3c"),
+            ("GET", nil, [("uploads", ""), ("prefix", "pfx/nginx/")], "1ed3964d8f8661482ef96d933e14610b67305c623cd4598676f4474a25e2bead"),
+        ] as [(String, String?, [(String, String)], String)] {
+            #expect(authorization(method, key: key, query: query) == Self.expectedAuthorization("host;x-amz-content-sha256;x-amz-date", signature), "\(method) \(query)")
+        }
     }
 
     @Test func amzDateFormatsUTC() {

@@ -96,6 +96,46 @@ final class MotoServer: @unchecked Sendable {
     }
 }
 
+/// One of the compat helpers' small HTTP servers (`Tests/compat/helpers/<script>`), run by the
+/// system's python3 on a free loopback port.
+final class HelperServer: @unchecked Sendable {
+    let process = Process()
+    let port: Int
+
+    init(_ script: String, _ arguments: [String] = []) throws {
+        port = try freeLoopbackPort()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        process.arguments = [MotoServer.repository.appendingPathComponent("Tests/compat/helpers/" + script).path, String(port)] + arguments
+        try process.run()
+    }
+
+    /// A configuration for a bucket on this server (it checks no credentials).
+    var configuration: S3SinkConfiguration {
+        var configuration = S3SinkConfiguration(endpoint: "http://127.0.0.1:\(port)", bucket: "b")
+        configuration.accessKeyId = "a"
+        configuration.secretAccessKey = "s"
+        return configuration
+    }
+
+    /// `request`, repeated while the server is not listening yet (connections refused, none
+    /// ever opened), for up to 10 s.
+    func whenListening<T>(_ client: S3Client, _ request: () throws -> T) throws -> T {
+        let deadline = Date().addingTimeInterval(10)
+        while true {
+            do {
+                return try request()
+            } catch let error as S3Error where error.code == "ConnectionFailed" && Date() < deadline && client.connectionsOpened == 0 {
+                usleep(50_000)
+            }
+        }
+    }
+
+    func stop() {
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+}
+
 /// A throwaway certificate authority and a server certificate it issued for `localhost` (no IP
 /// entry, so that connecting by address fails verification), made by the compat helpers'
 /// `make_certificates` with the openssl command-line tool (PEM files in `directory`).
@@ -232,33 +272,15 @@ struct S3SinkMotoTests {
     /// answer into 412.
     @Test(arguments: [false, true])
     func aRequestOnADroppedKeptConnectionIsRepeatedOnlyWhenThatIsHarmless(conditional: Bool) throws {
-        let port = try freeLoopbackPort()
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        server.arguments = [MotoServer.repository.appendingPathComponent("Tests/compat/helpers/drop_second_request.py").path, String(port)]
-        try server.run()
-        defer {
-            kill(server.processIdentifier, SIGKILL)
-            server.waitUntilExit()
-        }
-        var configuration = S3SinkConfiguration(endpoint: "http://127.0.0.1:\(port)", bucket: "b")
-        configuration.accessKeyId = "a"
-        configuration.secretAccessKey = "s"
+        let server = try HelperServer("drop_second_request.py")
+        defer { server.stop() }
+        var configuration = server.configuration
         configuration.retries = 0
         let client = S3Client(configuration: configuration, logger: Self.quiet)
         func request() throws -> Bool {
             conditional ? try client.putObject("m/_SUCCESS", body: .empty, ifAbsent: true) : try client.headObject("m/_SUCCESS")
         }
-        let deadline = Date().addingTimeInterval(10)
-        while true {
-            do {
-                #expect(try request())
-                break
-            } catch let error as S3Error where error.code == "ConnectionFailed" && Date() < deadline && client.connectionsOpened == 0 {
-                // Not listening yet: no connection was opened.
-                usleep(50_000)
-            }
-        }
+        #expect(try server.whenListening(client) { try request() })
         let openedBefore = client.connectionsOpened
         if conditional {
             do {
@@ -368,6 +390,32 @@ struct S3SinkMotoTests {
         }
         #expect(try sink.client.listMultipartUploads(prefix: "pfx/") == [])
         #expect(try sink.read(path) == nil)
+    }
+
+    /// S3 can answer CompleteMultipartUpload 200 with an error in the body. One it asks to retry
+    /// (InternalError) is retried and the upload completes; any other fails the upload, which is
+    /// then aborted. Either way the completion lists every part's ETag in order.
+    @Test(arguments: ["transient", "fatal"])
+    func aCompletionAnswered200WithAnErrorIsRetriedOrFails(mode: String) throws {
+        let server = try HelperServer("multipart_completion_errors.py", [mode])
+        defer { server.stop() }
+        var configuration = server.configuration
+        configuration.retries = 2
+        configuration.retryBackoffMs = 1
+        let client = S3Client(configuration: configuration, logger: Self.quiet)
+        let file = makeTemporaryDirectory("multipart") + "/part-file"
+        #expect(FileManager.default.createFile(atPath: file, contents: Data(count: (5 << 20) + 10)))
+        let plan = try S3MultipartPlan(fileBytes: (5 << 20) + 10, configuredPartBytes: 5 << 20, location: "s3://b/k")
+        _ = try server.whenListening(client) { try client.send("GET", key: "calls") }
+        do {
+            try client.putObjectInParts("k", file: file, plan: plan)
+            #expect(mode == "transient")
+        } catch let error as S3Error {
+            #expect(mode == "fatal" && error.code == "AccessDenied" && error.operation == "CompleteMultipartUpload" && error.attempts == 1, "\(error)")
+        }
+        let calls = String(decoding: try client.send("GET", key: "calls").body, as: UTF8.self)
+        let expected = mode == "transient" ? "complete=2 abort=0" : "complete=1 abort=1"
+        #expect(calls == "create=1 part=2 \(expected) etags=\"part-1\",\"part-2\"", "\(calls)")
     }
 
     @Test func failuresCarryTheS3ErrorCode() throws {

@@ -122,6 +122,8 @@ public struct AggregatorConfig: Sendable {
         markerLookbackMs = values.integer("output.marker_lookback")
         if values.string("output.sink") == "s3" {
             s3 = try S3SinkConfiguration(values: values, environment: ProcessInfo.processInfo.environment)
+            // S3 objects end at 5 TiB; a part file can pass max_file_bytes by one record.
+            guard output.maxFileBytes <= 4 << 40 else { throw values.invalid("output.max_file_bytes", "at most 4TiB with sink = \"s3\" (S3 objects end at 5TiB)") }
         }
         let command = values.string("done_hook.command")
         if !command.isEmpty {

@@ -226,42 +226,56 @@ final class S3Client: Sendable {
     // MARK: Requests
 
     /// Sends a signed request, retrying connection failures, timeouts and 5xx answers (and the
-    /// statuses in `alsoRetrying`); returns the final answer whatever its status.
+    /// statuses in `alsoRetrying`); returns the final answer whatever its status. Errors name
+    /// `operation` (default: the method).
     func send(
         _ method: String, key: String?, query: [(String, String)] = [], headers extra: [(String, String)] = [], body: S3Body = .empty,
-        alsoRetrying: Set<Int> = []
+        alsoRetrying: Set<Int> = [], operation: String? = nil
     ) throws -> S3Response {
         let address = try address.get()
         let tlsContext = try tls?.get()
         let what = key.map(location) ?? "s3://\(configuration.bucket)"
-        var wait = max(1, configuration.retryBackoffMs)
+        var backoff = RetryBackoff(firstMs: configuration.retryBackoffMs)
         var lastError: S3Error?
         for attempt in 0...max(0, configuration.retries) {
-            if attempt > 0 {
-                let jitter = Int64.random(in: 0...(wait / 4))
-                usleep(UInt32(clamping: (wait + jitter) * 1000))
-                wait = min(wait * 2, 10_000)
-            }
+            if attempt > 0 { backoff.pause() }
             do {
-                let response = try exchange(method, key: key, query: query, headers: extra, body: body, address: address, tls: tlsContext)
+                let response = try exchange(
+                    method, key: key, query: query, headers: extra, body: body, address: address, tls: tlsContext, operation: operation ?? method
+                )
                 let retryable = (500...599).contains(response.status) || alsoRetrying.contains(response.status)
                 guard retryable, attempt < configuration.retries else { return response }
                 let parsed = S3XML.error(from: response.body)
                 logger.warning("S3 request failed; retrying", metadata: [
-                    "s3.operation": "\(method)", "s3.location": "\(what)", "s3.status": "\(response.status)",
+                    "s3.operation": "\(operation ?? method)", "s3.location": "\(what)", "s3.status": "\(response.status)",
                     "s3.code": "\(parsed.code ?? "")", "attempt": "\(attempt + 1)",
                 ])
             } catch let error as S3Error {
                 lastError = error
                 lastError!.attempts = attempt + 1
-                // A certificate that does not verify will not verify on the next attempt either.
-                if error.code == S3TLS.handshakeFailedCode { break }
+                // A certificate that does not verify will not verify on the next attempt either,
+                // nor will a staged file that cannot be read.
+                if error.code == S3TLS.handshakeFailedCode || error.code == S3FileRegion.readFailedCode { break }
                 logger.warning("S3 request failed", metadata: [
-                    "s3.operation": "\(method)", "s3.location": "\(what)", "error": "\(error.code): \(error.message)", "attempt": "\(attempt + 1)",
+                    "s3.operation": "\(operation ?? method)", "s3.location": "\(what)", "error": "\(error.code): \(error.message)", "attempt": "\(attempt + 1)",
                 ])
             }
         }
         throw lastError!
+    }
+
+    /// The waits between attempts: from `firstMs`, doubling up to 10 s, each with up to a quarter
+    /// more at random so that instances failing together do not retry together.
+    struct RetryBackoff {
+        private var waitMs: Int64
+
+        init(firstMs: Int64) { waitMs = max(1, firstMs) }
+
+        mutating func pause() {
+            let jitter = Int64.random(in: 0...(waitMs / 4))
+            usleep(UInt32(clamping: (waitMs + jitter) * 1000))
+            waitMs = min(waitMs * 2, 10_000)
+        }
     }
 
     /// The URI path (already encoded) and the Host header value.
@@ -292,7 +306,7 @@ final class S3Client: Sendable {
 
     private func exchange(
         _ method: String, key: String?, query: [(String, String)], headers extra: [(String, String)], body: S3Body,
-        address: S3SinkConfiguration.Address, tls: NIOSSLContext?
+        address: S3SinkConfiguration.Address, tls: NIOSSLContext?, operation: String
     ) throws -> S3Response {
         let (path, hostHeader) = target(key: key, address: address)
         let queryString = query.map { SigV4Signer.percentEncode($0.0) + "=" + SigV4Signer.percentEncode($0.1) }.joined(separator: "&")
@@ -307,10 +321,10 @@ final class S3Client: Sendable {
             let error = S3ResponseCollector.cause(of: error)
             if let error = error as? S3Error { return error }
             let code = S3TLS.isHandshakeFailure(error) ? S3TLS.handshakeFailedCode : "ConnectionFailed"
-            return S3Error(operation: method, location: what, code: code, message: "\(error)")
+            return S3Error(operation: operation, location: what, code: code, message: "\(error)")
         }
         let timeout = S3Error(
-            operation: method, location: what, code: "Timeout", message: "nothing sent or received for \(configuration.requestTimeoutMs) ms"
+            operation: operation, location: what, code: "Timeout", message: "nothing sent or received for \(configuration.requestTimeoutMs) ms"
         )
 
         // A kept connection the server closed meanwhile fails before any answer: the request
@@ -339,7 +353,7 @@ final class S3Client: Sendable {
                 switch body {
                 case .empty: break
                 case .bytes(let bytes): connection.channel.write(HTTPClientRequestPart.body(.byteBuffer(ByteBuffer(bytes: bytes))), promise: nil)
-                case .file(let file, let offset, let size, _): try stream(file: file, offset: offset, size: size, to: connection.channel, what: what, operation: method)
+                case .file(let file, let offset, let size, _): try stream(file: file, offset: offset, size: size, to: connection.channel, what: what, operation: operation)
                 }
                 try connection.channel.writeAndFlush(HTTPClientRequestPart.end(nil)).wait()
                 answer = Result { try promise.futureResult.wait() }

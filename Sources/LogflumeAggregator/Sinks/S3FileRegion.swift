@@ -12,6 +12,8 @@ struct S3FileRegion {
     let size: Int64
 
     static let chunkBytes = 256 << 10
+    /// The error code of a staged file that cannot be read (not retried: it will not get better).
+    static let readFailedCode = "LocalReadFailed"
 
     /// The size of the file at `path`.
     static func size(of path: String, operation: String, location: String) throws -> Int64 {
@@ -46,7 +48,7 @@ struct S3FileRegion {
             }
             guard count > 0 else {
                 throw S3Error(
-                    operation: operation, location: location, code: "LocalReadFailed",
+                    operation: operation, location: location, code: Self.readFailedCode,
                     message: "\(path) ended at \(offset + done) bytes, inside the \(size) bytes from \(offset) being uploaded (changed while uploading?)"
                 )
             }
@@ -56,6 +58,6 @@ struct S3FileRegion {
     }
 
     private static func failure(_ operation: String, _ location: String, _ what: String) -> S3Error {
-        S3Error(operation: operation, location: location, code: "LocalReadFailed", message: "\(what): \(String(cString: strerror(errno)))")
+        S3Error(operation: operation, location: location, code: readFailedCode, message: "\(what): \(String(cString: strerror(errno)))")
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 
 /// How a staged data file is cut into the parts of a multipart upload.
@@ -18,7 +19,7 @@ struct S3MultipartPlan: Equatable {
     /// - Throws: `EntityTooLarge` for a file over S3's 5 TiB object limit.
     init(fileBytes: Int64, configuredPartBytes: Int64, location: String) throws {
         guard fileBytes <= Self.maxObjectBytes else {
-            throw S3Error(operation: "PUT", location: location, code: "EntityTooLarge", message: "\(fileBytes) bytes is over S3's 5 TiB object limit")
+            throw S3Error(operation: "CreateMultipartUpload", location: location, code: "EntityTooLarge", message: "\(fileBytes) bytes is over S3's 5 TiB object limit")
         }
         let needed = (fileBytes + Int64(Self.maxParts) - 1) / Int64(Self.maxParts)
         let mebibyte: Int64 = 1 << 20
@@ -49,7 +50,9 @@ extension S3Client {
 
     /// UploadPart: the part's ETag, which the completion lists.
     func uploadPart(_ key: String, uploadId: String, number: Int, body: S3Body) throws -> String {
-        let response = try send("PUT", key: key, query: [("partNumber", String(number)), ("uploadId", uploadId)], body: body)
+        let response = try send(
+            "PUT", key: key, query: [("partNumber", String(number)), ("uploadId", uploadId)], body: body, operation: "UploadPart \(number)"
+        )
         guard (200...299).contains(response.status) else { throw failure("UploadPart \(number)", key: key, response) }
         guard let etag = response.header("ETag"), !etag.isEmpty else {
             throw S3Error(operation: "UploadPart \(number)", location: location(key), status: response.status, code: "MalformedResponse", message: "no ETag in the answer")
@@ -59,21 +62,52 @@ extension S3Client {
 
     /// CompleteMultipartUpload: the object appears, whole, with the parts in order.
     ///
-    /// S3 can answer 200 and still report an error in the body (the answer starts before the
-    /// parts are joined), so the body is checked. An upload S3 no longer knows (`NoSuchUpload`)
-    /// was completed by an earlier attempt whose answer was lost if the object is there; its bytes
-    /// are this file's (names and contents are deterministic), so that counts as done.
+    /// S3 answers 200 before it has joined the parts, so an error can come in the body of a 200:
+    /// only a `CompleteMultipartUploadResult` is success, and an error S3 asks to retry
+    /// (`InternalError`, `SlowDown`, ...) is retried here as `send` retries a 5xx. An upload S3 no
+    /// longer knows (`NoSuchUpload`) was completed by an earlier attempt whose answer was lost if
+    /// the object under the key is a multipart object of as many parts: that counts as done.
     func completeMultipartUpload(_ key: String, uploadId: String, etags: [String]) throws {
         var xml = #"<CompleteMultipartUpload xmlns="http://s3.amazonaws.com/doc/2006-03-01/">"#
         for (index, etag) in etags.enumerated() {
             xml += "<Part><PartNumber>\(index + 1)</PartNumber><ETag>\(S3XML.escape(etag))</ETag></Part>"
         }
         xml += "</CompleteMultipartUpload>"
-        let response = try send("POST", key: key, query: [("uploadId", uploadId)], body: .bytes(Array(xml.utf8)))
-        let text = Substring(String(decoding: response.body, as: UTF8.self))
-        if (200...299).contains(response.status), !text.contains("<Error>") { return }
-        if S3XML.error(from: response.body).code == "NoSuchUpload", try headObject(key) { return }
-        throw failure("CompleteMultipartUpload", key: key, response)
+        let operation = "CompleteMultipartUpload"
+        var backoff = RetryBackoff(firstMs: configuration.retryBackoffMs)
+        var attempt = 1
+        while true {
+            let response = try send("POST", key: key, query: [("uploadId", uploadId)], body: .bytes(Array(xml.utf8)), operation: operation)
+            let text = Substring(String(decoding: response.body, as: UTF8.self))
+            if (200...299).contains(response.status), text.contains("<CompleteMultipartUploadResult") { return }
+            let code = S3XML.error(from: response.body).code
+            if code == "NoSuchUpload", isMultipartObject(key, parts: etags.count) { return }
+            var error = failure(operation, key: key, response)
+            if (200...299).contains(response.status) {
+                error.code = code ?? "MalformedResponse"
+                if code == nil { error.message = "a 200 answer without CompleteMultipartUploadResult" }
+            }
+            guard (200...299).contains(response.status), let code, Self.retryableCodes.contains(code), attempt <= configuration.retries else {
+                error.attempts = attempt
+                throw error
+            }
+            logger.warning("S3 request failed; retrying", metadata: [
+                "s3.operation": "\(operation)", "s3.location": "\(location(key))", "s3.code": "\(code)", "attempt": "\(attempt)",
+            ])
+            backoff.pause()
+            attempt += 1
+        }
+    }
+
+    /// Error codes S3 may put in the body of a 200 answer that it asks to be retried.
+    static let retryableCodes: Set<String> = ["InternalError", "SlowDown", "ServiceUnavailable", "RequestTimeout"]
+
+    /// Whether the object under `key` is a multipart upload's of `parts` parts (its ETag ends in
+    /// `-<parts>`). A failed check counts as no.
+    private func isMultipartObject(_ key: String, parts: Int) -> Bool {
+        guard let response = try? send("HEAD", key: key), (200...299).contains(response.status),
+              let etag = response.header("ETag") else { return false }
+        return etag.trimmingCharacters(in: ["\""]).hasSuffix("-\(parts)")
     }
 
     /// AbortMultipartUpload: the parts uploaded so far are freed.
@@ -91,10 +125,12 @@ extension S3Client {
         return S3XML.elements("Upload", in: text).compactMap { S3XML.first("Key", in: $0) }
     }
 
-    /// Uploads `size` bytes of a staged file as the object `key` in parts of `plan`, each signed
-    /// with its own hash and retried on its own; the object appears only when the upload is
-    /// completed, so readers never see part of it. On failure the upload is aborted (a crash
-    /// leaves it to the bucket's lifecycle rule for incomplete uploads).
+    /// Uploads a staged file as the object `key` in the parts of `plan`, each signed with its own
+    /// hash and retried on its own; the object appears only when the upload is completed, so
+    /// readers never see part of it. On failure the upload is aborted (a crash, or an abort that
+    /// fails, leaves it to the bucket's lifecycle rule for incomplete uploads). A create whose
+    /// answer was lost and was sent again leaves an upload without parts, which costs nothing but
+    /// a line in ListMultipartUploads until that rule removes it.
     func putObjectInParts(_ key: String, file: String, plan: S3MultipartPlan) throws {
         let uploadId = try createMultipartUpload(key)
         do {
