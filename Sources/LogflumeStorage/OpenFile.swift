@@ -52,28 +52,13 @@ public final class OpenFile: Sendable {
 
     /// Writes the parts back to back at `offset` with one pwritev (retrying partial writes).
     func write(_ parts: [UnsafeRawBufferPointer], at offset: Int64) throws(LogError) {
-        var vectors = parts.filter { $0.count > 0 }.map { iovec(iov_base: UnsafeMutableRawPointer(mutating: $0.baseAddress!), iov_len: $0.count) }
-        var position = off_t(offset)
-        var first = 0
-        while first < vectors.count {
-            let n = vectors[first...].withUnsafeBufferPointer { Glibc.pwritev(descriptor, $0.baseAddress!, Int32($0.count), position) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                let code = errno
-                if code == ENOSPC || code == EDQUOT || code == EFBIG { throw .diskFull(path: path) }
-                throw .io(operation: "pwritev", path: path, errno: code)
-            }
-            position += off_t(n)
-            var written = n
-            while first < vectors.count && written >= vectors[first].iov_len {
-                written -= vectors[first].iov_len
-                first += 1
-            }
-            if first < vectors.count && written > 0 {
-                vectors[first].iov_base += written
-                vectors[first].iov_len -= written
-            }
+        let vectors = parts.map { iovec(iov_base: UnsafeMutableRawPointer(mutating: $0.baseAddress), iov_len: $0.count) }
+        let code = GatheredWrite.writeAll(vectors) { vectors, written in
+            Glibc.pwritev(descriptor, vectors.baseAddress!, Int32(vectors.count), off_t(offset + written))
         }
+        guard code != 0 else { return }
+        if code == ENOSPC || code == EDQUOT || code == EFBIG { throw .diskFull(path: path) }
+        throw .io(operation: "pwritev", path: path, errno: code)
     }
 
     /// Reserves blocks for `length` bytes from `offset` without changing the file's size

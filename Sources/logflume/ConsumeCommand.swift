@@ -107,7 +107,7 @@ struct ConsumeCommand: AsyncParsableCommand {
             await member.onRebalance { event in
                 FileHandle.standardError.write(Data("logflume: rebalance: \(event)\n".utf8))
             }
-            var output = StandardOutput()
+            let output = StandardOutput()
             var printed = 0
             do {
                 while printed < limit {
@@ -167,7 +167,7 @@ struct ConsumeCommand: AsyncParsableCommand {
                 for tp in partitions { try await consumer.seek(tp, to: .offset(max(0, (ends[tp] ?? 0) - count))) }
             }
             var unfinished = Set(partitions)
-            var output = StandardOutput()
+            let output = StandardOutput()
             var printed = 0
             func updateFinished() async {
                 guard exitAtEnd else { return }
@@ -184,78 +184,6 @@ struct ConsumeCommand: AsyncParsableCommand {
             }
             try output.flush()
             await consumer.close()
-        }
-    }
-}
-
-/// Buffered writes to standard output; a closed pipe ends the command quietly.
-struct StandardOutput {
-    private static let flushBytes = 1 << 20
-    private var bytes: [UInt8] = []
-
-    init() { bytes.reserveCapacity(Self.flushBytes + (64 << 10)) }
-
-    /// Appends the records of `runs` below their partition's offset in `ends` (all of a
-    /// partition that has none); returns how many. Polls ask for no more than `--max-records`
-    /// leaves, so every record handed over is printed.
-    mutating func append(_ runs: [ConsumedRecords], format: ConsumeCommand.Format, before ends: [TopicPartition: Int64] = [:]) throws -> Int {
-        var count = 0
-        for run in runs {
-            let end = ends[run.topicPartition] ?? .max
-            for record in run.records {
-                if record.offset >= end { break }
-                try append(record, partition: run.topicPartition.partition, format: format)
-                count += 1
-            }
-        }
-        return count
-    }
-
-    /// `value`: the value and a newline. `full`: partition, offset, timestamp, key, value and
-    /// headers, tab-separated.
-    private mutating func append(_ record: Record, partition: Int32, format: ConsumeCommand.Format) throws {
-        switch format {
-        case .value:
-            if let value = record.value { append(value) }
-        case .full:
-            bytes.append(contentsOf: "\(partition)\t\(record.offset)\t\(record.timestamp)\t".utf8)
-            appendNullable(record.key)
-            bytes.append(9)
-            appendNullable(record.value)
-            bytes.append(9)
-            for (index, header) in record.headers.enumerated() {
-                if index > 0 { bytes.append(UInt8(ascii: ",")) }
-                bytes.append(contentsOf: header.key.utf8)
-                bytes.append(UInt8(ascii: "="))
-                appendNullable(header.value)
-            }
-        }
-        bytes.append(10)
-        if bytes.count >= Self.flushBytes { try flush() }
-    }
-
-    private mutating func appendNullable(_ buffer: ByteBuffer?) {
-        if let buffer { append(buffer) } else { bytes.append(contentsOf: "\\N".utf8) }
-    }
-
-    private mutating func append(_ buffer: ByteBuffer) {
-        buffer.withUnsafeReadableBytes { bytes.append(contentsOf: $0) }
-    }
-
-    mutating func flush() throws {
-        var offset = 0
-        defer { bytes.removeAll(keepingCapacity: true) }
-        while offset < bytes.count {
-            let written = bytes.withUnsafeBytes { raw in write(1, raw.baseAddress! + offset, raw.count - offset) }
-            if written >= 0 {
-                offset += written
-            } else if errno == EINTR {
-                continue
-            } else if errno == EPIPE {
-                throw ExitCode.success
-            } else {
-                throw ValidationError("writing standard output: \(String(cString: strerror(errno)))")
-            }
         }
     }
 }

@@ -126,6 +126,21 @@ def test_kcat_producer_read_by_swift(broker, swift_consume, codec):
     assert out == b"".join(v + b"\n" for _, v in pairs)
 
 
+def test_swift_consumer_prints_values_of_every_size(broker, swift_consume):
+    """`--format value` writes values of 256 bytes or more straight from the fetched buffers and
+    copies shorter ones: sizes on both sides of that line, empty and null values, and more than a
+    flush's worth (1 MiB) of output, read through a pipe, come out byte for byte in order."""
+    topic = create_topic(broker, prefix="swift-consume-sizes", partitions=1)
+    sizes = [0, 1, 255, 256, 257, 1000, 4096, 100_000, 255, 300]
+    values = [None if i % 97 == 13 else bytes((i + j) % 251 for j in range(sizes[i % len(sizes)])).replace(b"\n", b"_")
+              for i in range(600)]
+    produce_confluent(broker, topic, [{"partition": 0, "key": None, "value": v, "headers": ()} for v in values], **{"linger.ms": 20})
+    out = swift_consume(broker, topic, "--from", "earliest", "--format", "value")
+    # A null value prints an empty line, as an empty one does.
+    assert out == b"".join((v or b"") + b"\n" for v in values)
+    assert len(out) > 2 << 20
+
+
 def test_swift_consumer_from_offset_and_timestamp(broker, swift_consume):
     topic = create_topic(broker, prefix="swift-from")
     t0 = now_ms() - 3_600_000
