@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# The aggregator's S3 sink (issue 6) against a real S3 API server, moto_server on loopback, over
-# http and over https (a throwaway CA from the openssl tool), next to boto3 making the same
-# requests in the same run: sequential PUT + GET pairs of small objects, as the sink publishes an
-# hour, with the sink's connection (and over https, TLS handshake) per request. Results in
-# bench/README.md.
+# The aggregator's S3 sink (issue 6) against a real S3 API server, moto on loopback, over http and
+# over https (a throwaway CA from the openssl tool), next to boto3 making the same requests in the
+# same run: sequential PUT + GET pairs of small objects, as the sink publishes an hour. Under
+# moto_server, which closes every connection, each request costs a connect (and a TLS handshake);
+# under cheroot, which keeps them, the sink reuses one. Results in bench/README.md.
 # Environment: RUNS (default 5), PAIRS (default 200), SIZE (object bytes, default 1024),
 # SCRATCH_PATH (default .build).
 set -euo pipefail
