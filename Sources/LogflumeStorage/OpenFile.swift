@@ -50,11 +50,12 @@ public final class OpenFile: Sendable {
         }
     }
 
-    /// Writes the parts back to back at `offset` with one pwritev (retrying partial writes).
+    /// Writes the parts back to back at `offset` with pwritev (one call unless the kernel takes
+    /// fewer bytes).
     func write(_ parts: [UnsafeRawBufferPointer], at offset: Int64) throws(LogError) {
         let vectors = parts.map { iovec(iov_base: UnsafeMutableRawPointer(mutating: $0.baseAddress), iov_len: $0.count) }
         let code = GatheredWrite.writeAll(vectors) { vectors, written in
-            Glibc.pwritev(descriptor, vectors.baseAddress!, Int32(vectors.count), off_t(offset + written))
+            (Glibc.pwritev(descriptor, vectors.baseAddress!, Int32(vectors.count), off_t(offset + written)), errno)
         }
         guard code != 0 else { return }
         if code == ENOSPC || code == EDQUOT || code == EFBIG { throw .diskFull(path: path) }

@@ -121,7 +121,7 @@ final class StandardOutput {
             let vectors = segments.map { segment in
                 iovec(iov_base: UnsafeMutableRawPointer(mutating: (segment.base ?? staged.baseAddress!) + segment.start), iov_len: segment.length)
             }
-            return GatheredWrite.writeAll(vectors) { vectors, _ in writev(1, vectors.baseAddress!, Int32(vectors.count)) }
+            return GatheredWrite.writeAll(vectors) { vectors, _ in (writev(1, vectors.baseAddress!, Int32(vectors.count)), errno) }
         }
         switch code {
         case 0: return

@@ -140,6 +140,12 @@ def test_swift_consumer_prints_values_of_every_size(broker, swift_consume):
     assert out == b"".join((v or b"") + b"\n" for v in values)
     assert len(out) > 2 << 20
 
+    # 5,000 values of 300 bytes: a flush holds thousands of buffers, past one writev's 1,024.
+    topic = create_topic(broker, prefix="swift-consume-many", partitions=1)
+    values = [i.to_bytes(4, "big") * 75 for i in range(5000)]
+    produce_confluent(broker, topic, [{"partition": 0, "key": None, "value": v, "headers": ()} for v in values], **{"linger.ms": 20})
+    assert swift_consume(broker, topic, "--from", "earliest", "--format", "value") == b"".join(v + b"\n" for v in values)
+
 
 def test_swift_consumer_from_offset_and_timestamp(broker, swift_consume):
     topic = create_topic(broker, prefix="swift-from")
