@@ -119,8 +119,9 @@ def hour_prefix(topic: str, start_ms: int) -> str:
 
 
 @pytest.mark.timeout(150)
-@pytest.mark.parametrize("moto", ["http", "https"], indirect=True)
-def test_aggregator_writes_hours_into_s3(broker, moto, tmp_path, monkeypatch):
+# "multipart": every data file goes up as a multipart upload (s3.multipart_threshold = 1 byte).
+@pytest.mark.parametrize("moto,upload", [("http", "put"), ("https", "put"), ("http", "multipart")], indirect=["moto"])
+def test_aggregator_writes_hours_into_s3(broker, moto, upload, tmp_path, monkeypatch):
     topic = create_topic(broker, partitions=PARTITIONS, prefix="s3")
     s3 = moto.client()
 
@@ -147,6 +148,7 @@ def test_aggregator_writes_hours_into_s3(broker, moto, tmp_path, monkeypatch):
             "buckets.idle_timeout": "1s",
             "done_hook.command": f"printf '%s\\n' \"$LOGFLUME_BUCKET_PATH\" >> '{hook_log}'",
             "done_hook.backoff": "100ms",
+            **({"s3.multipart_threshold": "1"} if upload == "multipart" else {}),
         },
     )
     agg.start()
@@ -188,6 +190,8 @@ def test_aggregator_writes_hours_into_s3(broker, moto, tmp_path, monkeypatch):
 
         records = 0
         for f in manifest["files"]:
+            # A multipart object's ETag ends in -<parts> (one part here), a PUT's does not.
+            assert by_key[prefix + f["name"]]["ETag"].strip('"').endswith("-1") == (upload == "multipart"), by_key[prefix + f["name"]]
             body = s3.get_object(Bucket=BUCKET, Key=prefix + f["name"])["Body"].read()
             assert len(body) == f["bytes"]
             for line in gzip.decompress(body).splitlines():
@@ -211,6 +215,9 @@ def test_aggregator_writes_hours_into_s3(broker, moto, tmp_path, monkeypatch):
     assert len(hook_lines) == len(set(hook_lines)), hook_lines
     for start in hour_starts:
         assert f"s3://{BUCKET}/{hour_prefix(topic, start).rstrip('/')}" in hook_lines
+
+    # No multipart upload was left unfinished.
+    assert not s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads"), s3.list_multipart_uploads(Bucket=BUCKET)
 
     # Nothing was written locally: no output root, no staged file left behind.
     assert not local_root.exists()
