@@ -16,8 +16,10 @@
 #      broker forms groups at once. Next to each, what compressing that output alone costs one
 #      core (libdeflate-gzip / igzip / zstd at the same level on the decompressed part files).
 #   4. latency: minute buckets with a 5 s delay; a line per 50 ms; the time from a minute's last
-#      line written to its marker. Goal: delay + at most 10 s.
-# Environment: RUNS (default 3), LINES (default 1000000), LATENCY_SECONDS (default 150), ROWS
+#      line written to its marker, with the local sink and with the S3 sink (moto's S3 API under
+#      cheroot on loopback). Goal: delay + at most 10 s.
+# Environment: RUNS (default 3), LINES (default 1000000), LATENCY_SECONDS (default 150),
+# LATENCY_SINKS (default "local s3"), ROWS
 # (row numbers of step 3 to run, e.g. "1,5"; default all),
 # SCRATCH_PATH (default .build), LOGFLUME_BIN (skip the build), KEEP=1 keeps the work directory.
 set -euo pipefail
@@ -52,6 +54,8 @@ start=$(date -u -d "@$(( $(date +%s) / 3600 * 3600 - 5 * 3600 ))" +%Y-%m-%dT%H:%
 echo "== aggregator throughput vs kcat -C (runs: ${RUNS:-3})"
 "$python" bench/aggregator/run.py throughput --bin "$LOGFLUME_BIN" --bootstrap "127.0.0.1:$port" --work "$work" \
     --input "$work/access.log" --runs "${RUNS:-3}" ${ROWS:+--rows "$ROWS"}
-echo "== line written -> done-marker latency"
-"$python" bench/aggregator/run.py latency --bin "$LOGFLUME_BIN" --bootstrap "127.0.0.1:$port" --work "$work" \
-    --seconds "${LATENCY_SECONDS:-150}"
+for sink in ${LATENCY_SINKS:-local s3}; do
+    echo "== line written -> done-marker latency, $sink sink"
+    "$python" bench/aggregator/run.py latency --bin "$LOGFLUME_BIN" --bootstrap "127.0.0.1:$port" --work "$work" \
+        --seconds "${LATENCY_SECONDS:-150}" --sink "$sink"
+done

@@ -34,6 +34,8 @@ from pathlib import Path
 
 from confluent_kafka import Consumer, TopicPartition
 
+REPO = Path(__file__).resolve().parents[2]
+
 
 def end_offsets(bootstrap: str, topic: str) -> int:
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-offsets"})
@@ -156,12 +158,13 @@ def agent_config(path: Path, bootstrap: str, topic: str, state: Path, log_glob: 
 
 
 def aggregator_config(path: Path, bootstrap: str, topic: str, group: str, root: Path, codec: str, granularity: str, delay: str, idle: str,
-                      format: str = "jsonl", metrics_listen: str = "", level: int = -1, encoder: str = "libdeflate"):
+                      format: str = "jsonl", metrics_listen: str = "", level: int = -1, encoder: str = "libdeflate", s3: str = ""):
+    """`s3`: the `[s3]` section's lines, which also switch output.sink to s3."""
     path.write_text(
         f'tick_interval = "200ms"\nlog_level = "warning"\nmetrics_listen = "{metrics_listen}"\n[kafka]\nbootstrap_servers = "{bootstrap}"\ngroup_id = "{group}"\n'
         f'topics = ["{topic}"]\nmax_poll_records = 5000\n[buckets]\ngranularity = "{granularity}"\ndelay = "{delay}"\n'
         f'idle_timeout = "{idle}"\nmax_open_hours = 8\n[output]\nroot = "{root}"\ncodec = "{codec}"\nformat = "{format}"\n'
-        f'compression_level = {level}\ngzip_encoder = "{encoder}"\n'
+        f'compression_level = {level}\ngzip_encoder = "{encoder}"\n' + (f'sink = "s3"\n[s3]\n{s3}' if s3 else "")
     )
 
 
@@ -265,19 +268,39 @@ def throughput(args) -> None:
 
 
 def latency(args) -> None:
-    work = Path(args.work)
+    """With `--sink s3`, the hours go to moto's S3 API (served by cheroot, which keeps connections
+    open as S3 does) on loopback, and markers are looked for with ListObjectsV2."""
+    work = Path(args.work) / f"latency-{args.sink}"
+    work.mkdir(parents=True, exist_ok=True)
     bin = args.bin
-    topic = "agg-latency"
-    logs = work / "latency-logs"
+    topic = f"agg-latency-{args.sink}"
+    logs = work / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     log = logs / "access.log"
     log.touch()
-    root = work / "out-latency"
-    agent_config(work / "agent-latency.toml", args.bootstrap, topic, work / "agent-latency-state", str(log))
-    aggregator_config(work / "aggregator-latency.toml", args.bootstrap, topic, f"bench-latency-{time.time_ns()}", root, "gzip",
-                      "minute", f"{args.delay}s", "1m")
-    agent = start([bin, "agent", "--config", str(work / "agent-latency.toml")], work / "agent-latency.log")
-    aggregator = start([bin, "aggregator", "--config", str(work / "aggregator-latency.toml")], work / "aggregator-latency.log")
+    root = work / "out"
+    moto, s3_settings, markers = None, "", None
+    if args.sink == "s3":
+        sys.path.insert(0, str(REPO / "Tests" / "compat" / "helpers"))
+        import boto3
+        from s3 import start_moto, stop as stop_moto
+        moto, endpoint, _ = start_moto(REPO / ".build" / "compat-venv" / "bin" / "moto_server", work, free_port(), False, dict(os.environ), True)
+        client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="bench", aws_secret_access_key="bench")
+        client.create_bucket(Bucket="latency")
+        s3_settings = f'endpoint = "{endpoint}"\nbucket = "latency"\naccess_key_id = "bench"\nsecret_access_key = "bench"\nstaging_dir = "{work / "staging"}"\n'
+
+        def markers():
+            pages = client.get_paginator("list_objects_v2").paginate(Bucket="latency", Prefix=f"{topic}/")
+            return [key[len(topic) + 1:-len("/_SUCCESS")] for page in pages for key in (o["Key"] for o in page.get("Contents", []))
+                    if key.endswith("/_SUCCESS")]
+    else:
+        def markers():
+            return [str(m.parent.relative_to(root / topic)) for m in (root / topic).glob("dt=*/hr=*/min=*/_SUCCESS")] if (root / topic).exists() else []
+    agent_config(work / "agent.toml", args.bootstrap, topic, work / "agent-state", str(log))
+    aggregator_config(work / "aggregator.toml", args.bootstrap, topic, f"bench-latency-{time.time_ns()}", root, "gzip",
+                      "minute", f"{args.delay}s", "1m", s3=s3_settings)
+    agent = start([bin, "agent", "--config", str(work / "agent.toml")], work / "agent.log")
+    aggregator = start([bin, "aggregator", "--config", str(work / "aggregator.toml")], work / "aggregator.log")
     last_written: dict[str, float] = {}
     seen: dict[str, float] = {}
     end = time.time() + args.seconds
@@ -288,8 +311,7 @@ def latency(args) -> None:
             stamp = datetime.datetime.fromtimestamp(now, datetime.timezone.utc)
             os.write(fd, f'10.0.0.1 - - [{stamp.strftime("%d/%b/%Y:%H:%M:%S +0000")}] "GET / HTTP/1.1" 200 1 "-" "bench"\n'.encode())
             last_written[stamp.strftime("dt=%Y-%m-%d/hr=%H/min=%M")] = now
-            for marker in (root / topic).glob("dt=*/hr=*/min=*/_SUCCESS") if (root / topic).exists() else []:
-                bucket = str(marker.parent.relative_to(root / topic))
+            for bucket in markers():
                 if bucket not in seen:
                     seen[bucket] = time.time()
             if time.time() > end + 180:
@@ -299,6 +321,8 @@ def latency(args) -> None:
         os.close(fd)
         stop(agent)
         stop(aggregator)
+        if moto is not None:
+            stop_moto(moto)
     worst = 0.0
     for bucket, at in sorted(seen.items()):
         if bucket not in last_written:
@@ -306,8 +330,8 @@ def latency(args) -> None:
         waited = at - last_written[bucket]
         worst = max(worst, waited)
         print(f"  {bucket}: last line written -> _SUCCESS in {waited:.1f} s (delay {args.delay} s + {waited - args.delay:.1f} s)")
-    print(f"latency: worst {worst:.1f} s from a minute's last line to its marker = delay {args.delay} s + {worst - args.delay:.1f} s "
-          f"(goal: delay + at most 10 s)", flush=True)
+    print(f"latency ({args.sink} sink): worst {worst:.1f} s from a minute's last line to its marker = delay {args.delay} s + "
+          f"{worst - args.delay:.1f} s (goal: delay + at most 10 s)", flush=True)
 
 
 def main():
@@ -324,6 +348,7 @@ def main():
     t.add_argument("--rows", default="", help="comma-separated row numbers (1-10) to run; default all")
     l.add_argument("--delay", type=int, default=5)
     l.add_argument("--seconds", type=int, default=150)
+    l.add_argument("--sink", choices=["local", "s3"], default="local")
     args = parser.parse_args()
     throughput(args) if args.command == "throughput" else latency(args)
 
