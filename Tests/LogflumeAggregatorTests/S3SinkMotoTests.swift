@@ -76,14 +76,7 @@ final class MotoServer: @unchecked Sendable {
         var probe = configuration
         probe.retries = 0
         let client = S3Client(configuration: probe, logger: Logger(label: "moto") { _ in SwiftLogNoOpLogHandler() })
-        let deadline = Date().addingTimeInterval(30)
-        while true {
-            do {
-                return try client.createBucket()
-            } catch let error as S3Error where error.code == "ConnectionFailed" && Date() < deadline && process.isRunning {
-                usleep(100_000)
-            }
-        }
+        try retryUntilListening(process, client, seconds: 30) { try client.createBucket() }
     }
 
     func stop() {
@@ -92,6 +85,21 @@ final class MotoServer: @unchecked Sendable {
         if process.isRunning {
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
+        }
+    }
+}
+
+/// `request` to a server process just started, repeated while it is not listening yet: the
+/// connection refused, none ever opened by `client`, the process still running; for up to
+/// `seconds`.
+func retryUntilListening<T>(_ process: Process, _ client: S3Client, seconds: Double, _ request: () throws -> T) throws -> T {
+    let deadline = Date().addingTimeInterval(seconds)
+    while true {
+        do {
+            return try request()
+        } catch let error as S3Error
+            where error.code == "ConnectionFailed" && Date() < deadline && client.connectionsOpened == 0 && process.isRunning {
+            usleep(50_000)
         }
     }
 }
@@ -117,17 +125,8 @@ final class HelperServer: @unchecked Sendable {
         return configuration
     }
 
-    /// `request`, repeated while the server is not listening yet (connections refused, none
-    /// ever opened), for up to 10 s.
     func whenListening<T>(_ client: S3Client, _ request: () throws -> T) throws -> T {
-        let deadline = Date().addingTimeInterval(10)
-        while true {
-            do {
-                return try request()
-            } catch let error as S3Error where error.code == "ConnectionFailed" && Date() < deadline && client.connectionsOpened == 0 {
-                usleep(50_000)
-            }
-        }
+        try retryUntilListening(process, client, seconds: 10, request)
     }
 
     func stop() {

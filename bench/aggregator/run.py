@@ -281,9 +281,9 @@ def latency(args) -> None:
     root = work / "out"
     moto, s3_settings, markers = None, "", None
     if args.sink == "s3":
-        sys.path.insert(0, str(REPO / "Tests" / "compat" / "helpers"))
+        sys.path.insert(0, str(REPO / "Tests" / "compat"))
         import boto3
-        from s3 import start_moto, stop as stop_moto
+        from helpers.s3 import start_moto, stop as stop_moto
         moto, endpoint, _ = start_moto(REPO / ".build" / "compat-venv" / "bin" / "moto_server", work, free_port(), False, dict(os.environ), True)
         client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="bench", aws_secret_access_key="bench")
         client.create_bucket(Bucket="latency")

@@ -41,6 +41,9 @@ struct S3Response: Sendable {
     var body: [UInt8]
 
     func header(_ name: String) -> String? { headers.first { $0.name.lowercased() == name.lowercased() }?.value }
+
+    /// The body as text, for the XML answers.
+    var text: Substring { Substring(String(decoding: body, as: UTF8.self)) }
 }
 
 /// A request body: none, bytes in memory, or `size` bytes of a file from `offset` (a whole
@@ -129,7 +132,7 @@ final class S3Client: Sendable {
         var headers: [(String, String)] = []
         if ifAbsent { headers.append(("If-None-Match", "*")) }
         // 409: a concurrent conditional write to the same key is in flight; S3 asks to retry.
-        let response = try send("PUT", key: key, headers: headers, body: body, alsoRetrying: ifAbsent ? [409] : [])
+        let response = try send("PUT", key: key, headers: headers, body: body, alsoRetrying: { ifAbsent && $0.status == 409 })
         switch response.status {
         case 200...299: return true
         case 412 where ifAbsent: return false
@@ -226,12 +229,13 @@ final class S3Client: Sendable {
     // MARK: Requests
 
     /// Sends a signed request, retrying connection failures, timeouts and 5xx answers (and the
-    /// statuses in `alsoRetrying`); returns the final answer whatever its status. Errors name
-    /// `operation` (default: the method).
+    /// answers `alsoRetrying` picks); returns the final answer whatever its status, so an answer
+    /// still retryable is one whose retries ran out. Errors name `operation` (default: the method).
     func send(
         _ method: String, key: String?, query: [(String, String)] = [], headers extra: [(String, String)] = [], body: S3Body = .empty,
-        alsoRetrying: Set<Int> = [], operation: String? = nil
+        alsoRetrying: (S3Response) -> Bool = { _ in false }, operation: String? = nil
     ) throws -> S3Response {
+        let operation = operation ?? method
         let address = try address.get()
         let tlsContext = try tls?.get()
         let what = key.map(location) ?? "s3://\(configuration.bucket)"
@@ -241,13 +245,13 @@ final class S3Client: Sendable {
             if attempt > 0 { backoff.pause() }
             do {
                 let response = try exchange(
-                    method, key: key, query: query, headers: extra, body: body, address: address, tls: tlsContext, operation: operation ?? method
+                    method, key: key, query: query, headers: extra, body: body, address: address, tls: tlsContext, operation: operation
                 )
-                let retryable = (500...599).contains(response.status) || alsoRetrying.contains(response.status)
+                let retryable = (500...599).contains(response.status) || alsoRetrying(response)
                 guard retryable, attempt < configuration.retries else { return response }
                 let parsed = S3XML.error(from: response.body)
                 logger.warning("S3 request failed; retrying", metadata: [
-                    "s3.operation": "\(operation ?? method)", "s3.location": "\(what)", "s3.status": "\(response.status)",
+                    "s3.operation": "\(operation)", "s3.location": "\(what)", "s3.status": "\(response.status)",
                     "s3.code": "\(parsed.code ?? "")", "attempt": "\(attempt + 1)",
                 ])
             } catch let error as S3Error {
@@ -257,7 +261,7 @@ final class S3Client: Sendable {
                 // nor will a staged file that cannot be read.
                 if error.code == S3TLS.handshakeFailedCode || error.code == S3FileRegion.readFailedCode { break }
                 logger.warning("S3 request failed", metadata: [
-                    "s3.operation": "\(operation ?? method)", "s3.location": "\(what)", "error": "\(error.code): \(error.message)", "attempt": "\(attempt + 1)",
+                    "s3.operation": "\(operation)", "s3.location": "\(what)", "error": "\(error.code): \(error.message)", "attempt": "\(attempt + 1)",
                 ])
             }
         }

@@ -42,7 +42,7 @@ extension S3Client {
     func createMultipartUpload(_ key: String) throws -> String {
         let response = try send("POST", key: key, query: [("uploads", "")])
         guard (200...299).contains(response.status) else { throw failure("CreateMultipartUpload", key: key, response) }
-        guard let uploadId = S3XML.first("UploadId", in: Substring(String(decoding: response.body, as: UTF8.self))), !uploadId.isEmpty else {
+        guard let uploadId = S3XML.first("UploadId", in: response.text), !uploadId.isEmpty else {
             throw S3Error(operation: "CreateMultipartUpload", location: location(key), status: response.status, code: "MalformedResponse", message: "no UploadId in the answer")
         }
         return uploadId
@@ -64,7 +64,7 @@ extension S3Client {
     ///
     /// S3 answers 200 before it has joined the parts, so an error can come in the body of a 200:
     /// only a `CompleteMultipartUploadResult` is success, and an error S3 asks to retry
-    /// (`InternalError`, `SlowDown`, ...) is retried here as `send` retries a 5xx. An upload S3 no
+    /// (`InternalError`, `SlowDown`, ...) is retried by `send` as a 5xx is. An upload S3 no
     /// longer knows (`NoSuchUpload`) was completed by an earlier attempt whose answer was lost if
     /// the object under the key is a multipart object of as many parts: that counts as done.
     func completeMultipartUpload(_ key: String, uploadId: String, etags: [String]) throws {
@@ -74,29 +74,23 @@ extension S3Client {
         }
         xml += "</CompleteMultipartUpload>"
         let operation = "CompleteMultipartUpload"
-        var backoff = RetryBackoff(firstMs: configuration.retryBackoffMs)
-        var attempt = 1
-        while true {
-            let response = try send("POST", key: key, query: [("uploadId", uploadId)], body: .bytes(Array(xml.utf8)), operation: operation)
-            let text = Substring(String(decoding: response.body, as: UTF8.self))
-            if (200...299).contains(response.status), text.contains("<CompleteMultipartUploadResult") { return }
-            let code = S3XML.error(from: response.body).code
-            if code == "NoSuchUpload", isMultipartObject(key, parts: etags.count) { return }
-            var error = failure(operation, key: key, response)
-            if (200...299).contains(response.status) {
-                error.code = code ?? "MalformedResponse"
-                if code == nil { error.message = "a 200 answer without CompleteMultipartUploadResult" }
-            }
-            guard (200...299).contains(response.status), let code, Self.retryableCodes.contains(code), attempt <= configuration.retries else {
-                error.attempts = attempt
-                throw error
-            }
-            logger.warning("S3 request failed; retrying", metadata: [
-                "s3.operation": "\(operation)", "s3.location": "\(location(key))", "s3.code": "\(code)", "attempt": "\(attempt)",
-            ])
-            backoff.pause()
-            attempt += 1
+        func retryableErrorIn200(_ response: S3Response) -> Bool {
+            (200...299).contains(response.status) && Self.retryableCodes.contains(S3XML.error(from: response.body).code ?? "")
         }
+        let response = try send(
+            "POST", key: key, query: [("uploadId", uploadId)], body: .bytes(Array(xml.utf8)), alsoRetrying: retryableErrorIn200, operation: operation
+        )
+        if (200...299).contains(response.status), response.text.contains("<CompleteMultipartUploadResult") { return }
+        let code = S3XML.error(from: response.body).code
+        if code == "NoSuchUpload", isMultipartObject(key, parts: etags.count) { return }
+        var error = failure(operation, key: key, response)
+        if (200...299).contains(response.status) {
+            error.code = code ?? "MalformedResponse"
+            if code == nil { error.message = "a 200 answer without CompleteMultipartUploadResult" }
+        }
+        // Still retryable: every attempt `send` had was answered so.
+        if retryableErrorIn200(response) { error.attempts = configuration.retries + 1 }
+        throw error
     }
 
     /// Error codes S3 may put in the body of a 200 answer that it asks to be retried.
@@ -121,8 +115,7 @@ extension S3Client {
     func listMultipartUploads(prefix: String) throws -> [String] {
         let response = try send("GET", key: nil, query: [("uploads", ""), ("prefix", prefix)])
         guard (200...299).contains(response.status) else { throw failure("ListMultipartUploads", key: prefix, response) }
-        let text = Substring(String(decoding: response.body, as: UTF8.self))
-        return S3XML.elements("Upload", in: text).compactMap { S3XML.first("Key", in: $0) }
+        return S3XML.elements("Upload", in: response.text).compactMap { S3XML.first("Key", in: $0) }
     }
 
     /// Uploads a staged file as the object `key` in the parts of `plan`, each signed with its own
