@@ -6,8 +6,9 @@
 #      500 ms the broker holds the empty fetch at the end): the raw consume rate (records/s). It
 #      runs again before every aggregator run; each row's ratio is to the kcat runs alongside it;
 #   3. the aggregator writing JSON lines and raw lines, each with gzip and with zstd at their
-#      default levels (6 and 1), with gzip through ISA-L (output.gzip_encoder = "isa-l", level 1),
-#      with libdeflate's gzip level 1 and with zstd level 3 (zstd's own default),
+#      defaults (gzip through ISA-L at level 1, zstd 1), with gzip through libdeflate
+#      (output.gzip_encoder = "libdeflate") at its default level 6 and at 1, and with zstd level 3
+#      (zstd's own default),
 #      from the same topic, each timed from its
 #      start until its records_bucketed_total counter (/metrics) reaches the topic's record
 #      count, every record formatted into its hour's part file (the rate; goal: >= 0.7 x the raw

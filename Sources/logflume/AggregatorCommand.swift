@@ -15,7 +15,7 @@ struct AggregatorCommand: AsyncParsableCommand {
         commandName: "aggregator",
         abstract: "Write hour-exact files with manifests and done-markers from one or more topics.",
         discussion: "Every setting is documented in conf/aggregator.toml; the design is in docs/aggregator.md.",
-        subcommands: [Run.self, Replay.self],
+        subcommands: [Run.self, Replay.self, Fingerprint.self],
         defaultSubcommand: Run.self
     )
 
@@ -28,6 +28,12 @@ struct AggregatorCommand: AsyncParsableCommand {
         if let bootstrap { settings.bootstrapServers = bootstrap }
         if let output { settings.root = output }
         return settings
+    }
+
+    /// Rebuilds and replays overwrite files under the same names, which is safe only while
+    /// every instance writes the same bytes; say so at start when this machine may not.
+    static func warnIfBytesMayDiffer(_ settings: AggregatorConfig, logger: Logger) {
+        if let warning = OutputPortability.warning(for: settings.output) { logger.warning("\(warning)") }
     }
 
     static func withCluster<T>(_ settings: AggregatorConfig, logger: Logger, _ body: (KafkaCluster) async throws -> T) async throws -> T {
@@ -71,6 +77,7 @@ struct AggregatorCommand: AsyncParsableCommand {
             guard !settings.topics.isEmpty else { throw ValidationError("no topics: set kafka.topics in the configuration file") }
             let logger = makeLogger(level: Logger.Level(rawValue: settings.logLevel) ?? .info)
             HeapRetention.keepFreedMemoryForReuse(logger: logger)
+            AggregatorCommand.warnIfBytesMayDiffer(settings, logger: logger)
             try await AggregatorCommand.withCluster(settings, logger: logger) { cluster in
                 MetricsRegistry.bootstrap()
                 let service = AggregatorService(config: settings, cluster: cluster, logger: logger)
@@ -97,7 +104,8 @@ struct AggregatorCommand: AsyncParsableCommand {
                 Reading starts at the first offset whose timestamp is at or after --from minus --margin
                 and stops at the end offsets seen at start. Format, codec, granularity and timezone come
                 from --config, so the files match what the live aggregator writes (byte for byte; with
-                gzip_encoder = "isa-l", when run on the same kind of CPU).
+                gzip_encoder = "isa-l", on x86-64 CPUs with SSE4.2 at levels 0-2; compare
+                `logflume aggregator fingerprint` across machines).
                 """
         )
 
@@ -130,6 +138,7 @@ struct AggregatorCommand: AsyncParsableCommand {
             guard let marginMs = ConfigValues.parseDuration(margin), marginMs >= 0 else { throw ValidationError("--margin '\(margin)' is not a duration") }
             let logger = makeLogger(level: .warning)
             HeapRetention.keepFreedMemoryForReuse(logger: logger)
+            AggregatorCommand.warnIfBytesMayDiffer(settings, logger: logger)
             var options = HourReplay.Options(topic: topic, from: fromMs, to: toMs, calendar: settings.calendar)
             options.output = settings.output
             options.marginMs = marginMs

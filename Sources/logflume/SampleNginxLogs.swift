@@ -40,7 +40,7 @@ struct SampleNginxLogs {
                     + Int64(generator.next() % 1_000)
                 // Most requests take milliseconds; one in twenty is slow and finishes up to a minute later.
                 let durationMs = generator.next() % 20 == 0 ? Int64(generator.next() % 60_000) : Int64(generator.next() % 300)
-                requests.append((startMs + durationMs, line(startMs: startMs, random: &generator)))
+                requests.append((startMs + durationMs, Self.line(startMs: startMs, random: &generator)))
             }
         }
         requests.sort { $0.endMs < $1.endMs }
@@ -68,7 +68,8 @@ struct SampleNginxLogs {
     private static let statuses = [200, 200, 200, 200, 200, 200, 304, 301, 404, 500]
     private static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
-    private func line(startMs: Int64, random: inout SplitMix64) -> String {
+    /// One `combined` line of a request that started at `startMs`.
+    static func line(startMs: Int64, random: inout SplitMix64) -> String {
         let address = "10.\(random.next() % 4).\(random.next() % 256).\(random.next() % 254 + 1)"
         let path = Self.paths[Int(random.next() % UInt64(Self.paths.count))]
         let method = path.hasPrefix("/api/v1/orders") && random.next() % 3 == 0 ? "POST" : "GET"

@@ -57,13 +57,22 @@ import Testing
         }
         let fast = try load("gzip_encoder = \"isa-l\"\ncompression_level = 3\n")
         #expect(fast.output.gzipEncoder == .isal && fast.output.compressionLevel == 3)
-        #expect(try load("").output.gzipEncoder == .libdeflate)
-        #expect(try load("compression_level = 9\n").output.compressionLevel == 9)
+        #expect(try load("").output.gzipEncoder == .isal)
+        #expect(try load("gzip_encoder = \"libdeflate\"\ncompression_level = 9\n").output.compressionLevel == 9)
         do {
             _ = try load("gzip_encoder = \"isa-l\"\ncompression_level = 6\n")
             Issue.record("accepted level 6 for ISA-L")
         } catch {
-            #expect(error == ConfigError(file: "agg.toml", line: 5, key: "output.compression_level", message: "6 is out of range for gzip with isa-l (0-3, or -1)"))
+            #expect(error == ConfigError(
+                file: "agg.toml", line: 5, key: "output.compression_level",
+                message: "6 is out of range for gzip with isa-l (0-3, or -1); set output.gzip_encoder = \"libdeflate\" for levels up to 9"
+            ))
+        }
+        do {
+            _ = try load("compression_level = 12\n")
+            Issue.record("accepted level 12 for the default encoder")
+        } catch {
+            #expect(error == ConfigError(file: "agg.toml", line: 4, key: "output.compression_level", message: "12 is out of range for gzip with isa-l (0-3, or -1)"))
         }
         do {
             _ = try load("gzip_encoder = \"zlib\"\n")

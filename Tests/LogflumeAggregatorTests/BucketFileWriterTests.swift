@@ -11,6 +11,15 @@ func makeTemporaryDirectory(_ prefix: String = "logflume-aggregator-test") -> St
     return String(cString: template.withUnsafeBufferPointer { $0.baseAddress! })
 }
 
+/// Output settings with the codec, gzip encoder and level given, the rest default.
+func outputSettings(_ codec: OutputCodec = .gzip, _ encoder: GzipEncoder = .isal, level: Int? = nil) -> OutputSettings {
+    var settings = OutputSettings()
+    settings.codec = codec
+    settings.gzipEncoder = encoder
+    settings.compressionLevel = level
+    return settings
+}
+
 /// A record as a writer of topic "web", partition 3 gets it.
 func record(_ offset: Int64, _ value: String?, timestamp: Int64 = 1_709_287_200_000, key: String? = nil) -> Record {
     Record(

@@ -25,7 +25,7 @@ import Testing
 
     @Test(arguments: [(GzipEncoder.libdeflate, 0), (.libdeflate, 1), (.libdeflate, 6), (.libdeflate, 9), (.isal, 0), (.isal, 1), (.isal, 2), (.isal, 3)])
     func everyLevelWritesAGzipMemberThatDecompressesToTheInput(encoder: GzipEncoder, level: Int) throws {
-        let compressor = ChunkCompressor(codec: .gzip, gzipEncoder: encoder, level: level)
+        let compressor = ChunkCompressor(outputSettings(.gzip, encoder, level: level))
         for (name, input) in Self.inputs() {
             let member = try input.withUnsafeBytes { try compressor.compress($0) }
             #expect(Array(member.prefix(8)) == [0x1F, 0x8B, 8, 0, 0, 0, 0, 0], "\(name): gzip magic, deflate, no name, mtime 0")
@@ -35,7 +35,7 @@ import Testing
     }
 
     @Test func isalRefusesALevelItDoesNotHave() {
-        let compressor = ChunkCompressor(codec: .gzip, gzipEncoder: .isal, level: 6)
+        let compressor = ChunkCompressor(outputSettings(.gzip, .isal, level: 6))
         do {
             _ = try [UInt8](repeating: 1, count: 10).withUnsafeBytes { try compressor.compress($0) }
             Issue.record("ISA-L accepted level 6")
@@ -47,8 +47,9 @@ import Testing
     }
 
     @Test func theDefaultLevelDependsOnTheEncoder() {
-        #expect(ChunkCompressor(codec: .gzip, level: nil).level == 6)
-        #expect(ChunkCompressor(codec: .gzip, gzipEncoder: .isal, level: nil).level == 1)
-        #expect(ChunkCompressor(codec: .zstd, gzipEncoder: .isal, level: nil).level == Int32(ChunkCompressor.defaultZstdLevel))
+        #expect(ChunkCompressor(OutputSettings()).level == 1)
+        #expect(ChunkCompressor(outputSettings(.gzip, .libdeflate)).level == 6)
+        #expect(ChunkCompressor(outputSettings(.gzip, .libdeflate, level: 9)).level == 9)
+        #expect(ChunkCompressor(outputSettings(.zstd)).level == Int32(ChunkCompressor.defaultZstdLevel))
     }
 }

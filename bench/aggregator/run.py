@@ -158,7 +158,7 @@ def agent_config(path: Path, bootstrap: str, topic: str, state: Path, log_glob: 
 
 
 def aggregator_config(path: Path, bootstrap: str, topic: str, group: str, root: Path, codec: str, granularity: str, delay: str, idle: str,
-                      format: str = "jsonl", metrics_listen: str = "", level: int = -1, encoder: str = "libdeflate", s3: str = ""):
+                      format: str = "jsonl", metrics_listen: str = "", level: int = -1, encoder: str = "isa-l", s3: str = ""):
     """`s3`: the `[s3]` section's lines, which also switch output.sink to s3."""
     path.write_text(
         f'tick_interval = "200ms"\nlog_level = "warning"\nmetrics_listen = "{metrics_listen}"\n[kafka]\nbootstrap_servers = "{bootstrap}"\ngroup_id = "{group}"\n'
@@ -198,19 +198,19 @@ def throughput(args) -> None:
           f"it runs again before every aggregator run, and each row's ratio is to the kcat runs alongside it (this machine drifts)", flush=True)
 
     floors = {}
-    # The aggregator's default levels (gzip 6, zstd 1), gzip through ISA-L (its default level 1),
-    # libdeflate's gzip 1, and zstd 3 (zstd's own default). ROWS picks some by number (1-10).
-    defaults = {("gzip", "libdeflate"): 6, ("gzip", "isa-l"): 1, ("zstd", "libdeflate"): 1}
-    rows = [("jsonl", "gzip", 6, "libdeflate"), ("jsonl", "zstd", 1, "libdeflate"), ("raw", "gzip", 6, "libdeflate"), ("raw", "zstd", 1, "libdeflate"),
-            ("jsonl", "gzip", 1, "isa-l"), ("raw", "gzip", 1, "isa-l"),
-            ("jsonl", "gzip", 1, "libdeflate"), ("raw", "gzip", 1, "libdeflate"), ("jsonl", "zstd", 3, "libdeflate"), ("raw", "zstd", 3, "libdeflate")]
+    # The aggregator's defaults (gzip through ISA-L at level 1, zstd 1), libdeflate's gzip at its
+    # default level 6 and at 1, and zstd 3 (zstd's own default). ROWS picks some by number (1-10).
+    defaults = {("gzip", "isa-l"): 1, ("gzip", "libdeflate"): 6, ("zstd", "isa-l"): 1}
+    rows = [("jsonl", "gzip", 1, "isa-l"), ("jsonl", "zstd", 1, "isa-l"), ("raw", "gzip", 1, "isa-l"), ("raw", "zstd", 1, "isa-l"),
+            ("jsonl", "gzip", 6, "libdeflate"), ("raw", "gzip", 6, "libdeflate"),
+            ("jsonl", "gzip", 1, "libdeflate"), ("raw", "gzip", 1, "libdeflate"), ("jsonl", "zstd", 3, "isa-l"), ("raw", "zstd", 3, "isa-l")]
     if args.rows:
         picked = [n.strip() for n in args.rows.split(",") if n.strip()]
         if not all(n.isdigit() and 1 <= int(n) <= len(rows) for n in picked):
             sys.exit(f"--rows/ROWS: '{args.rows}' is not a comma-separated list of row numbers 1-{len(rows)}")
         rows = [rows[int(n) - 1] for n in picked]
     for format, codec, level, encoder in rows:
-        name = f"{format}+{codec}" + (" isa-l" if encoder == "isa-l" else "") + (f" level {level}" if level != defaults[(codec, encoder)] else "")
+        name = f"{format}+{codec}" + (" libdeflate" if encoder == "libdeflate" else "") + (f" level {level}" if level != defaults[(codec, encoder)] else "")
         tag = f"{format}-{codec}-{encoder}-{level}"
         rates, marker_rates, cpus, sizes, alongside = [], [], [], [], []
         for run in range(args.runs):

@@ -10,15 +10,25 @@ public struct OutputSettings: Sendable, Equatable {
     public var format: OutputFormat = .jsonl
     /// Default: gzip.
     public var codec: OutputCodec = .gzip
-    /// Default: libdeflate.
-    public var gzipEncoder: GzipEncoder = .libdeflate
-    /// nil = the codec's default level (gzip 6, or 1 with ISA-L; zstd 1).
+    /// Default: ISA-L.
+    public var gzipEncoder: GzipEncoder = .isal
+    /// nil = the codec's default level (gzip 1 with ISA-L, 6 with libdeflate; zstd 1).
     public var compressionLevel: Int?
     /// A part file ends after the record that takes its uncompressed size to this. Counted before
     /// compression so part boundaries depend on the records alone. Default: 256 MiB.
     public var maxFileBytes: Int64 = 256 << 20
 
     public init() {}
+
+    /// The level the codec runs at: `compressionLevel`, or the codec's (and gzip encoder's)
+    /// default; nil without compression.
+    public var effectiveCompressionLevel: Int? {
+        switch codec {
+        case .none: nil
+        case .gzip: compressionLevel ?? gzipEncoder.defaultLevel
+        case .zstd: compressionLevel ?? ChunkCompressor.defaultZstdLevel
+        }
+    }
 }
 
 /// Writes one partition's records of one bucket (or late round) into part files staged on the
@@ -26,8 +36,8 @@ public struct OutputSettings: Sendable, Equatable {
 ///
 /// Records are compressed in chunks whose boundaries depend only on the record sequence, and the
 /// gzip header carries no time, so the same records always give the same bytes: a rebuild after
-/// a crash overwrites a file with identical content, and a replay reproduces it. (ISA-L's gzip
-/// bytes hold this only on the same kind of CPU: it picks SIMD code at run time.)
+/// a crash overwrites a file with identical content, and a replay reproduces it. (ISA-L picks
+/// SIMD code at run time; where its bytes still agree is in `OutputPortability`.)
 final class BucketFileWriter {
     let topic: String
     let partition: Int32
@@ -114,7 +124,7 @@ final class BucketFileWriter {
         let staged = try sink.stagingPath(for: directory + "/" + name, instance: instance)
         let fd = open(staged, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw LocalFileSystemSink.Failure(operation: "create", path: staged, errno: errno) }
-        let compressor = ChunkCompressor(codec: settings.codec, gzipEncoder: settings.gzipEncoder, level: settings.compressionLevel)
+        let compressor = ChunkCompressor(settings)
         return Part(
             name: name, file: CompressedPartFile(staged: staged, fd: fd, compressor: compressor), firstOffset: firstOffset,
             lastOffset: firstOffset, minTimestamp: timestamp, maxTimestamp: timestamp

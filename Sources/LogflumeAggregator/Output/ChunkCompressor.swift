@@ -8,7 +8,7 @@ import Synchronization
 /// members one after another, which RFC 1952 and the zstd format both allow and every reader we
 /// hand files to reads (`gzip -d`, `zstd -d`, Python, Hadoop's and Spark's codecs). So chunks compress
 /// independently, on any core, and a file's bytes depend only on its chunks, never on timing:
-/// rebuilt and replayed files stay byte-identical (with ISA-L, on the same kind of CPU).
+/// rebuilt and replayed files stay byte-identical (with ISA-L, see `OutputPortability`).
 struct ChunkCompressor: Sendable {
     let codec: OutputCodec
     let gzipEncoder: GzipEncoder
@@ -18,12 +18,11 @@ struct ChunkCompressor: Sendable {
         var description: String
     }
 
-    /// - Parameter level: codec (and gzip encoder) specific; nil picks the default: gzip 6 (1 with
-    ///   ISA-L) or zstd 1.
-    init(codec: OutputCodec, gzipEncoder: GzipEncoder = .libdeflate, level: Int?) {
-        self.codec = codec
-        self.gzipEncoder = gzipEncoder
-        self.level = Int32(level ?? (codec == .zstd ? Self.defaultZstdLevel : gzipEncoder.defaultLevel))
+    /// The codec, encoder and level of `settings` (`effectiveCompressionLevel`).
+    init(_ settings: OutputSettings) {
+        codec = settings.codec
+        gzipEncoder = settings.gzipEncoder
+        level = Int32(settings.effectiveCompressionLevel ?? 0)
     }
 
     /// zstd's own default is 3, but on 256 KiB chunks of log lines level 1 costs less for about

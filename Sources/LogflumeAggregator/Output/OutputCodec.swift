@@ -20,12 +20,12 @@ public enum OutputCodec: String, Sendable, Equatable, CaseIterable {
 /// Which library writes gzip. Both write standard members that every gzip reader takes; they
 /// trade size for speed differently.
 public enum GzipEncoder: String, Sendable, Equatable, CaseIterable {
-    /// libdeflate, levels 0-9 (default 6): the smaller files.
+    /// libdeflate, levels 0-9 (default 6): files 26-29% smaller than ISA-L's level 1, at a
+    /// third of its speed, which two cores cannot feed at the consume rate (bench/README.md).
     case libdeflate
-    /// Intel's ISA-L igzip, levels 0-3 (default 1): on the bench's nginx lines, 5-6x libdeflate's
-    /// level-6 speed for files 35-41% larger (bench/README.md). Its output can differ
-    /// between CPU generations (it picks SIMD code at run time), so a rebuild on another machine
-    /// may write other bytes for the same lines.
+    /// Intel's ISA-L igzip, levels 0-3 (default 1), the default encoder: on the bench's nginx
+    /// lines, 5-6x libdeflate's level-6 speed for files 35-41% larger. It picks SIMD code at run
+    /// time; levels 0-2 write the same bytes on every x86-64 CPU with SSE4.2 (`OutputPortability`).
     case isal = "isa-l"
 
     /// The levels the encoder takes.

@@ -58,7 +58,7 @@ public struct AggregatorConfig: Sendable {
         .init("output.sink", .choice(["local", "s3"]), default: "local", "Where buckets go: local (the filesystem under output.root) or s3 (the [s3] keys)."),
         .init("output.format", .choice(["jsonl", "raw"]), default: "jsonl", "jsonl: one JSON object per record; raw: the record value and a newline."),
         .init("output.codec", .choice(["gzip", "zstd", "none"]), default: "gzip", "Compression of data files."),
-        .init("output.gzip_encoder", .choice(GzipEncoder.allCases.map(\.rawValue)), default: "libdeflate", "Library writing gzip: libdeflate (smaller files) or isa-l (several times faster, larger files)."),
+        .init("output.gzip_encoder", .choice(GzipEncoder.allCases.map(\.rawValue)), default: "isa-l", "Library writing gzip: isa-l (several times faster) or libdeflate (smaller files)."),
         .init("output.compression_level", .integer, default: "-1", "Codec level; -1 picks the default (gzip 6 with libdeflate, 1 with isa-l; zstd 1: on JSON lines smaller than zstd 3, and cheaper)."),
         .init("output.max_file_bytes", .size, default: "256MiB", "A part file ends once this many bytes (before compression) are in it."),
         .init("output.marker_lookback", .duration, default: "48h", "How far back unfinished buckets are checked for their manifest and marker."),
@@ -115,7 +115,10 @@ public struct AggregatorConfig: Sendable {
         case (_, levels): output.compressionLevel = level
         default:
             let codec = output.codec == .gzip ? "gzip with \(output.gzipEncoder.rawValue)" : output.codec.rawValue
-            throw values.invalid("output.compression_level", "\(level) is out of range for \(codec) (\(levels.lowerBound)-\(levels.upperBound), or -1)")
+            // isa-l became the default encoder; a level only libdeflate has most likely predates that.
+            let hint = output.codec == .gzip && output.gzipEncoder == .isal && GzipEncoder.libdeflate.levels.contains(level)
+                ? "; set output.gzip_encoder = \"libdeflate\" for levels up to 9" : ""
+            throw values.invalid("output.compression_level", "\(level) is out of range for \(codec) (\(levels.lowerBound)-\(levels.upperBound), or -1)\(hint)")
         }
         output.maxFileBytes = values.integer("output.max_file_bytes")
         guard output.maxFileBytes >= 1 else { throw values.invalid("output.max_file_bytes", "must be positive") }
