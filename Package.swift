@@ -34,9 +34,10 @@ let package = Package(
         .systemLibrary(name: "CZstd", path: "Sources/CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CLZ4", path: "Sources/CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
         .systemLibrary(name: "CSnappy", path: "Sources/CSnappy", providers: [.apt(["libsnappy-dev"])]),
-        // The aggregator's gzip hour files: libdeflate compresses whole chunks 2-2.5x faster than zlib.
+        // The aggregator's gzip encoder for smaller files (output.gzip_encoder = "libdeflate"):
+        // libdeflate compresses whole chunks 2-2.5x faster than zlib.
         .systemLibrary(name: "CLibdeflate", path: "Sources/CLibdeflate", pkgConfig: "libdeflate", providers: [.apt(["libdeflate-dev"])]),
-        // The aggregator's fast gzip encoder (output.gzip_encoder = "isa-l"): Intel's igzip.
+        // The aggregator's default gzip encoder (output.gzip_encoder = "isa-l"): Intel's igzip.
         .systemLibrary(name: "CIsal", path: "Sources/CIsal", pkgConfig: "libisal", providers: [.apt(["libisal-dev"])]),
 
         // CRC-32C: the SSE4.2 instruction needs a C intrinsic; the table fallback lives beside it.

@@ -7,8 +7,10 @@ unsigned logflume_cpu_features(void) {
     __builtin_cpu_init();
     unsigned features = LOGFLUME_CPU_X86_64;
     if (__builtin_cpu_supports("sse4.2")) features |= LOGFLUME_CPU_SSE42;
+    if (__builtin_cpu_supports("avx")) features |= LOGFLUME_CPU_AVX;
     if (__builtin_cpu_supports("avx2")) features |= LOGFLUME_CPU_AVX2;
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl"))
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512cd") && __builtin_cpu_supports("avx512bw")
+        && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
         features |= LOGFLUME_CPU_AVX512;
     return features;
 #else

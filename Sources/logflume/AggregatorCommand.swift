@@ -90,6 +90,7 @@ struct AggregatorCommand: AsyncParsableCommand {
                 let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
                 logger.info("aggregator starting", metadata: [
                     "topics": "\(settings.topics.joined(separator: ","))", "group": "\(settings.groupId)", "output": "\(settings.root)",
+                    "files": "\(settings.output.summary)",
                 ])
                 try await group.run()
             }

@@ -15,9 +15,11 @@ extension AggregatorCommand {
             abstract: "Hash the files this machine writes for a fixed sample, to compare across instances.",
             discussion: """
                 Writes a built-in sample of nginx lines as one bucket with the output settings of --config
-                (format, codec, gzip encoder, level, part size) and prints the SHA-256 of the files.
-                Instances that print the same fingerprint write byte-identical files for the same records,
-                which rebuilding a bucket under the same names after a crash or rebalance relies on.
+                (format, codec, gzip encoder, level, part size) and prints the SHA-256 of those settings
+                and the files. Rebuilding a bucket under the same names after a crash or rebalance relies
+                on every instance writing the same bytes: instances that print different fingerprints do
+                not. The file is loaded whole, as the aggregator loads it (with an S3 sink, the same
+                environment for credentials).
                 """
         )
 
@@ -45,17 +47,14 @@ extension AggregatorCommand {
             do {
                 fingerprint = try OutputFingerprint.compute(records: records, settings: settings.output, scratch: scratch)
             } catch {
-                throw ValidationError("writing the sample under \(scratch): \(error)")
+                FileHandle.standardError.write(Data("logflume aggregator fingerprint: writing the sample under \(scratch): \(error)\n".utf8))
+                throw ExitCode.failure
             }
-            let output = settings.output
-            var codec = output.codec.rawValue
-            if output.codec == .gzip { codec += " through \(output.gzipEncoder.rawValue)" }
-            if let level = output.effectiveCompressionLevel { codec += " level \(level)" }
-            print("output:      \(output.format.rawValue), \(codec), parts of \(output.maxFileBytes) bytes")
+            print("output:      \(settings.output.summary)")
             print("sample:      \(fingerprint.records) records in \(fingerprint.files.count) file(s), \(fingerprint.compressedBytes) bytes")
             print("cpu:         \(OutputPortability.CPU.current)")
             print("fingerprint: \(fingerprint.sha256)")
-            if let warning = OutputPortability.warning(for: output) {
+            if let warning = OutputPortability.warning(for: settings.output) {
                 FileHandle.standardError.write(Data("warning: \(warning)\n".utf8))
             }
         }

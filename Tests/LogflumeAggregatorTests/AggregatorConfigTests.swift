@@ -65,7 +65,7 @@ import Testing
         } catch {
             #expect(error == ConfigError(
                 file: "agg.toml", line: 5, key: "output.compression_level",
-                message: "6 is out of range for gzip with isa-l (0-3, or -1); set output.gzip_encoder = \"libdeflate\" for levels up to 9"
+                message: "6 is out of range for gzip with isa-l (0-3, or -1); isa-l is the default gzip_encoder: set output.gzip_encoder = \"libdeflate\" for levels up to 9"
             ))
         }
         do {

@@ -43,7 +43,7 @@ func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, 
 
 @Suite struct BucketFileWriterTests {
     func writer(
-        _ root: String, codec: OutputCodec = .gzip, gzipEncoder: GzipEncoder = .libdeflate, format: OutputFormat = .raw,
+        _ root: String, codec: OutputCodec = .gzip, gzipEncoder: GzipEncoder = .isal, format: OutputFormat = .raw,
         maxFileBytes: Int64 = 1 << 20, instance: String = "a"
     ) -> BucketFileWriter {
         var settings = OutputSettings()

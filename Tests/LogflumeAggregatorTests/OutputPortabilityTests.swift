@@ -5,10 +5,10 @@ import NIOCore
 import Testing
 
 @Suite struct OutputPortabilityTests {
-    static let avx512 = OutputPortability.CPU(x86_64: true, sse42: true, avx2: true, avx512: true)
-    static let westmere = OutputPortability.CPU(x86_64: true, sse42: true, avx2: false, avx512: false)
-    static let penryn = OutputPortability.CPU(x86_64: true, sse42: false, avx2: false, avx512: false)
-    static let arm = OutputPortability.CPU(x86_64: false, sse42: false, avx2: false, avx512: false)
+    static let avx512 = OutputPortability.CPU(x86_64: true, sse42: true, avx: true, avx2: true, avx512: true)
+    static let westmere = OutputPortability.CPU(x86_64: true, sse42: true)
+    static let penryn = OutputPortability.CPU(x86_64: true)
+    static let arm = OutputPortability.CPU(x86_64: false)
 
     @Test func isalAtLevels0To2OnACPUWithSSE42NeedsNoWarning() {
         for level in [nil, 0, 1, 2] {
@@ -38,10 +38,18 @@ import Testing
     }
 
     @Test func cpusDescribeTheInstructionSetsTheDispatcherChoosesBy() {
-        #expect(Self.avx512.description == "x86-64 with SSE4.2, AVX2, AVX-512")
+        #expect(Self.avx512.description == "x86-64 with SSE4.2, AVX, AVX2, AVX-512")
         #expect(Self.westmere.description == "x86-64 with SSE4.2")
         #expect(Self.penryn.description == "x86-64 without SSE4.2")
         #expect(Self.arm.description == "not x86-64")
+    }
+
+    @Test func theCPUIsReadFromTheMachine() {
+        #if arch(x86_64)
+        #expect(OutputPortability.CPU.current.x86_64)
+        #else
+        #expect(OutputPortability.CPU.current == OutputPortability.CPU(x86_64: false))
+        #endif
     }
 
     @Test func theFingerprintHashesTheFilesTheWriterLeavesAndFollowsTheSettings() throws {
@@ -59,13 +67,17 @@ import Testing
             concatenated += [UInt8](try Data(contentsOf: URL(fileURLWithPath: first + "/fingerprint/" + file.name)))
         }
         #expect(fingerprint.compressedBytes == Int64(concatenated.count))
-        #expect(fingerprint.sha256 == SHA256.hexHash(concatenated))
+        #expect(small.summary == "jsonl, gzip through libdeflate level 6, parts of 65536 bytes")
+        #expect(fingerprint.sha256 == SHA256.hexHash(Array((small.summary + "\n").utf8) + concatenated))
 
         let again = try OutputFingerprint.compute(records: records, settings: small, scratch: makeTemporaryDirectory())
         #expect(again.sha256 == fingerprint.sha256)
         var otherLevel = small
         otherLevel.compressionLevel = 1
         #expect(try OutputFingerprint.compute(records: records, settings: otherLevel, scratch: makeTemporaryDirectory()).sha256 != fingerprint.sha256)
+        var largerParts = small
+        largerParts.maxFileBytes = 1 << 30
+        #expect(try OutputFingerprint.compute(records: records, settings: largerParts, scratch: makeTemporaryDirectory()).sha256 != fingerprint.sha256)
         #expect(try OutputFingerprint.compute(records: Array(records.dropLast()), settings: small, scratch: makeTemporaryDirectory()).sha256 != fingerprint.sha256)
     }
 }

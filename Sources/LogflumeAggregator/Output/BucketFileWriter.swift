@@ -20,6 +20,15 @@ public struct OutputSettings: Sendable, Equatable {
 
     public init() {}
 
+    /// What decides the bytes of a file, in one line: `jsonl, gzip through isa-l level 1, parts
+    /// of 268435456 bytes`.
+    public var summary: String {
+        var codecText = codec.rawValue
+        if codec == .gzip { codecText += " through \(gzipEncoder.rawValue)" }
+        if let level = effectiveCompressionLevel { codecText += " level \(level)" }
+        return "\(format.rawValue), \(codecText), parts of \(maxFileBytes) bytes"
+    }
+
     /// The level the codec runs at: `compressionLevel`, or the codec's (and gzip encoder's)
     /// default; nil without compression.
     public var effectiveCompressionLevel: Int? {

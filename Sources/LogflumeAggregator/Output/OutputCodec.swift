@@ -20,8 +20,8 @@ public enum OutputCodec: String, Sendable, Equatable, CaseIterable {
 /// Which library writes gzip. Both write standard members that every gzip reader takes; they
 /// trade size for speed differently.
 public enum GzipEncoder: String, Sendable, Equatable, CaseIterable {
-    /// libdeflate, levels 0-9 (default 6): files 26-29% smaller than ISA-L's level 1, at a
-    /// third of its speed, which two cores cannot feed at the consume rate (bench/README.md).
+    /// libdeflate, levels 0-9 (default 6): files 26-29% smaller than ISA-L's level 1, compressed
+    /// 5-6x more slowly, too slowly for two cores to keep up with the consume rate (bench/README.md).
     case libdeflate
     /// Intel's ISA-L igzip, levels 0-3 (default 1), the default encoder: on the bench's nginx
     /// lines, 5-6x libdeflate's level-6 speed for files 35-41% larger. It picks SIMD code at run

@@ -3,12 +3,14 @@ import Glibc
 #endif
 public import LogflumeWire
 
-/// A hash of the files this instance writes for a fixed sample of records with given output
-/// settings. Two instances whose fingerprints match write the same bytes for the same records,
-/// which rebuilds, replays and a zombie's late rename rely on (`OutputPortability`); operators
-/// compare them across a fleet with `logflume aggregator fingerprint`.
+/// A hash of the output settings and of the files this instance writes for a fixed sample of
+/// records with them. Rebuilds, replays and a zombie's late rename rely on every instance writing
+/// the same bytes for the same records (`OutputPortability`); instances whose fingerprints differ
+/// do not, and matching ones have the same settings and wrote the same bytes for the sample.
+/// Operators compare them across a fleet with `logflume aggregator fingerprint`.
 public struct OutputFingerprint: Sendable {
-    /// SHA-256 of the sample's data files, concatenated in offset order, in hex.
+    /// SHA-256 of the settings' summary line and the sample's data files, concatenated in offset
+    /// order, in hex. (Part boundaries past the sample's size show only through the settings.)
     public var sha256: String
     public var files: [OutputFile]
 
@@ -23,6 +25,7 @@ public struct OutputFingerprint: Sendable {
         for record in records { try writer.append(record) }
         let files = try writer.publish()
         var hasher = SHA256()
+        hasher.update(Array((settings.summary + "\n").utf8))
         for file in files {
             let path = "fingerprint/" + file.name
             guard let bytes = try sink.read(path) else {

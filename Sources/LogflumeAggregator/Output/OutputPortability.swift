@@ -7,19 +7,21 @@ import CIgzipChunk
 /// libdeflate and zstd pick no code by CPU. ISA-L does, and running its gzip on emulated CPUs
 /// (qemu-user, Tests/compat/test_output_fingerprint.py) showed where its bytes split: levels 0-2
 /// write the same bytes on every x86-64 CPU with SSE4.2 (x86-64-v2: Intel since 2008, AMD since
-/// 2011) whether it has AVX2 or AVX-512, and other bytes on older ones; level 3 writes different
-/// bytes with AVX-512, with AVX2 and with neither.
+/// 2011) whether it has AVX, AVX2 or AVX-512, and other bytes on older ones; level 3 writes
+/// different bytes with AVX-512, with AVX2 and with neither.
 public enum OutputPortability {
     /// The instruction sets ISA-L's dispatcher chooses by, on the machine this runs on.
     public struct CPU: Sendable, Equatable, CustomStringConvertible {
         public var x86_64: Bool
         public var sse42: Bool
+        public var avx: Bool
         public var avx2: Bool
         public var avx512: Bool
 
-        public init(x86_64: Bool, sse42: Bool, avx2: Bool, avx512: Bool) {
+        public init(x86_64: Bool, sse42: Bool = false, avx: Bool = false, avx2: Bool = false, avx512: Bool = false) {
             self.x86_64 = x86_64
             self.sse42 = sse42
+            self.avx = avx
             self.avx2 = avx2
             self.avx512 = avx512
         }
@@ -27,14 +29,14 @@ public enum OutputPortability {
         public static var current: CPU {
             let bits = logflume_cpu_features()
             return CPU(
-                x86_64: bits & LOGFLUME_CPU_X86_64 != 0, sse42: bits & LOGFLUME_CPU_SSE42 != 0,
+                x86_64: bits & LOGFLUME_CPU_X86_64 != 0, sse42: bits & LOGFLUME_CPU_SSE42 != 0, avx: bits & LOGFLUME_CPU_AVX != 0,
                 avx2: bits & LOGFLUME_CPU_AVX2 != 0, avx512: bits & LOGFLUME_CPU_AVX512 != 0
             )
         }
 
         public var description: String {
             guard x86_64 else { return "not x86-64" }
-            let sets = [("SSE4.2", sse42), ("AVX2", avx2), ("AVX-512", avx512)].filter(\.1).map(\.0)
+            let sets = [("SSE4.2", sse42), ("AVX", avx), ("AVX2", avx2), ("AVX-512", avx512)].filter(\.1).map(\.0)
             return "x86-64" + (sets.isEmpty ? " without SSE4.2" : " with " + sets.joined(separator: ", "))
         }
     }

@@ -117,7 +117,7 @@ public struct AggregatorConfig: Sendable {
             let codec = output.codec == .gzip ? "gzip with \(output.gzipEncoder.rawValue)" : output.codec.rawValue
             // isa-l became the default encoder; a level only libdeflate has most likely predates that.
             let hint = output.codec == .gzip && output.gzipEncoder == .isal && GzipEncoder.libdeflate.levels.contains(level)
-                ? "; set output.gzip_encoder = \"libdeflate\" for levels up to 9" : ""
+                ? "; isa-l is the default gzip_encoder: set output.gzip_encoder = \"libdeflate\" for levels up to 9" : ""
             throw values.invalid("output.compression_level", "\(level) is out of range for \(codec) (\(levels.lowerBound)-\(levels.upperBound), or -1)\(hint)")
         }
         output.maxFileBytes = values.integer("output.max_file_bytes")
