@@ -37,6 +37,9 @@ let package = Package(
         // The aggregator's gzip encoder for smaller files (output.gzip_encoder = "libdeflate"):
         // libdeflate compresses whole chunks 2-2.5x faster than zlib.
         .systemLibrary(name: "CLibdeflate", path: "Sources/CLibdeflate", pkgConfig: "libdeflate", providers: [.apt(["libdeflate-dev"])]),
+        // SHA-256 for the S3 sink's payload hashes and signatures: OpenSSL's libcrypto uses the
+        // CPU's SHA extensions, eight times the speed of portable code on an upload's bytes.
+        .systemLibrary(name: "CLibcrypto", path: "Sources/CLibcrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         // The aggregator's default gzip encoder (output.gzip_encoder = "isa-l"): Intel's igzip.
         .systemLibrary(name: "CIsal", path: "Sources/CIsal", pkgConfig: "libisal", providers: [.apt(["libisal-dev"])]),
 
@@ -125,7 +128,7 @@ let package = Package(
             name: "LogflumeAggregator",
             dependencies: [
                 "LogflumeClient", "LogflumeConfig", "LogflumeWire", "LogflumeStorage", "LogflumeMetrics", "LogflumeCompression",
-                "CZlib", "CZstd", "CLibdeflate", "CIgzipChunk",
+                "CZlib", "CZstd", "CLibdeflate", "CIgzipChunk", "CLibcrypto",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

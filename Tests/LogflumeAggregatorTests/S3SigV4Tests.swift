@@ -274,12 +274,13 @@ import Testing
             retries = 2
             multipart_threshold = "100MiB"
             multipart_part_size = "8MiB"
+            multipart_concurrency = 10
             """)
         let s3 = try #require(config.s3)
         #expect(s3.endpoint == "http://127.0.0.1:9000" && s3.bucket == "logs" && s3.keyPrefix == "raw/")
         #expect(s3.accessKeyId == "AK" && s3.secretAccessKey == "SK" && !s3.pathStyle)
         #expect(s3.requestTimeoutMs == 120_000 && s3.retries == 2 && s3.connectTimeoutMs == 5_000 && s3.region == "us-east-1")
-        #expect(s3.multipartThresholdBytes == 100 << 20 && s3.multipartPartBytes == 8 << 20)
+        #expect(s3.multipartThresholdBytes == 100 << 20 && s3.multipartPartBytes == 8 << 20 && s3.multipartConcurrency == 10)
         #expect(config.makeSink(logger: .init(label: "test")) is S3Sink)
 
         let local = try load("[kafka]\ntopics = [\"web\"]\n")
@@ -309,6 +310,8 @@ import Testing
             ("endpoint = \"http://h\"\nbucket = \"b\"\nmultipart_threshold = \"6GiB\"\n", "s3.multipart_threshold"),
             ("endpoint = \"http://h\"\nbucket = \"b\"\nmultipart_part_size = \"4MiB\"\n", "s3.multipart_part_size"),
             ("endpoint = \"http://h\"\nbucket = \"b\"\nmultipart_part_size = \"6GiB\"\n", "s3.multipart_part_size"),
+            ("endpoint = \"http://h\"\nbucket = \"b\"\nmultipart_concurrency = 0\n", "s3.multipart_concurrency"),
+            ("endpoint = \"http://h\"\nbucket = \"b\"\nmultipart_concurrency = 65\n", "s3.multipart_concurrency"),
         ] {
             do {
                 _ = try load(base + extra)

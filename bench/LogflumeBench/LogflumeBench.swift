@@ -7,6 +7,6 @@ struct LogflumeBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "logflume-bench",
         abstract: "logflume benchmarks (run through bench/*.sh, which also measure the limit).",
-        subcommands: [CRCBenchmark.self, AppendBenchmark.self, ReadBenchmark.self, ReopenBenchmark.self, LatencyBenchmark.self, S3RequestBenchmark.self]
+        subcommands: [CRCBenchmark.self, AppendBenchmark.self, ReadBenchmark.self, ReopenBenchmark.self, LatencyBenchmark.self, S3RequestBenchmark.self, S3UploadBenchmark.self]
     )
 }

@@ -71,8 +71,9 @@ enum S3Body {
 }
 
 /// A small, blocking S3 client over HTTP/1.1 (or HTTPS, the server's certificate verified) on
-/// SwiftNIO: connections are kept for the next request when the server allows (up to four idle
-/// ones, each closed after the request timeout without traffic), SigV4-signed, with the
+/// SwiftNIO: connections are kept for the next request when the server allows (as many idle ones
+/// as a multipart upload sends parts at once, at least four, each closed after the request
+/// timeout without traffic), SigV4-signed, with the
 /// payload hash in `x-amz-content-sha256`, retries with doubling backoff on connection failures,
 /// timeouts and 5xx answers. Its calls block the calling thread until the answer is in; it must
 /// not be called on one of the event loops it uses.
@@ -400,7 +401,7 @@ final class S3Client: Sendable {
 
     /// Kept connections are closed by the idle handler after `requestTimeoutMs` without traffic
     /// (S3 itself drops idle connections after about 20 s).
-    private static let maxIdleConnections = 4
+    private var maxIdleConnections: Int { max(4, configuration.multipartConcurrency) }
 
     /// A kept connection that is still open (with `reuse`), or a new one; and whether it was kept.
     private func takeConnection(
@@ -445,18 +446,26 @@ final class S3Client: Sendable {
         guard connection.channel.isActive else { return }
         let surplus = idleConnections.withLock { idle -> Connection? in
             idle.append(connection)
-            return idle.count > Self.maxIdleConnections ? idle.removeFirst() : nil
+            return idle.count > maxIdleConnections ? idle.removeFirst() : nil
         }
         surplus?.channel.close(promise: nil)
     }
 
-    /// Sends `size` bytes of a file from `offset` in chunks, waiting for each so memory stays
-    /// bounded.
+    /// Sends `size` bytes of a file from `offset` in chunks. Up to `chunksInFlight` are queued
+    /// on the channel before the oldest is waited for: memory stays bounded, and the socket is
+    /// never left idle while the next chunk is read (waiting on each write left a connection at
+    /// a fraction of what the server takes).
     private func stream(file: String, offset: Int64, size: Int64, to channel: any Channel, what: String, operation: String) throws {
+        var written: [EventLoopFuture<Void>] = []
         try S3FileRegion(path: file, offset: offset, size: size).read(operation: operation, location: what) { chunk in
-            try channel.writeAndFlush(HTTPClientRequestPart.body(.byteBuffer(ByteBuffer(bytes: chunk)))).wait()
+            written.append(channel.writeAndFlush(HTTPClientRequestPart.body(.byteBuffer(ByteBuffer(bytes: chunk)))))
+            if written.count >= Self.chunksInFlight { try written.removeFirst().wait() }
         }
+        for write in written { try write.wait() }
     }
+
+    /// Body chunks (of `S3FileRegion.chunkBytes`) queued at once: 1 MiB.
+    private static let chunksInFlight = 4
 }
 
 /// Collects the answer to each request on its connection and completes that request's promise;

@@ -40,6 +40,9 @@ public struct S3SinkConfiguration: Sendable, Equatable {
     /// most 5 GiB. Defaults: 64 MiB and 16 MiB.
     public var multipartThresholdBytes: Int64 = 64 << 20
     public var multipartPartBytes: Int64 = 16 << 20
+    /// Parts of one upload in flight at once, each on its own connection. Default: 4.
+    public var multipartConcurrency = 4
+    static let maxMultipartConcurrency = 64
 
     /// The largest object one PUT may carry (S3's limit).
     public static let maxSinglePutBytes: Int64 = 5 << 30
@@ -116,6 +119,7 @@ extension S3SinkConfiguration {
         .init("s3.ca_file", .string, default: "", "PEM file of certificate authorities trusted for an https endpoint besides the system's; empty: the system's only."),
         .init("s3.multipart_threshold", .size, default: "64MiB", "Data files of this size or more are uploaded in parts (multipart upload); at most 5GiB, the single-PUT limit."),
         .init("s3.multipart_part_size", .size, default: "16MiB", "Part size of multipart uploads, 5MiB to 5GiB; raised where a file would need more than 10,000 parts."),
+        .init("s3.multipart_concurrency", .integer, default: "4", "Parts of one multipart upload sent at once, each on its own connection (1-64)."),
     ]
 
     /// Reads the `[s3]` keys; credentials left empty come from the standard AWS environment variables.
@@ -150,6 +154,10 @@ extension S3SinkConfiguration {
         multipartPartBytes = values.integer("s3.multipart_part_size")
         guard (S3MultipartPlan.minPartBytes...S3MultipartPlan.maxPartBytes).contains(multipartPartBytes) else {
             throw values.invalid("s3.multipart_part_size", "must be between 5MiB and 5GiB (S3's part limits)")
+        }
+        multipartConcurrency = values.int("s3.multipart_concurrency")
+        guard (1...Self.maxMultipartConcurrency).contains(multipartConcurrency) else {
+            throw values.invalid("s3.multipart_concurrency", "must be between 1 and \(Self.maxMultipartConcurrency)")
         }
         stagingDirectory = values.string("s3.staging_dir")
         caFile = values.string("s3.ca_file")

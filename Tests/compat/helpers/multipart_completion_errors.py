@@ -2,15 +2,21 @@
 body, as S3 may (it starts its answer before the parts are joined). With `transient` the first
 completion says InternalError and the next succeeds; with `fatal` every completion says
 AccessDenied. GET /calls tells what it was asked, as `name=count` words plus `etags=` with the
-ETags the last completion listed. Usage: python3 multipart_completion_errors.py PORT MODE"""
+ETags the last completion listed and `most=` with the most parts it held at once: each part is
+answered only once two are in flight (or after 5 s), so a client that sends parts concurrently
+shows `most=2` or more. Usage: python3 multipart_completion_errors.py PORT MODE"""
 import re
 import sys
+import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 MODE = sys.argv[2]
 calls = {"create": 0, "part": 0, "complete": 0, "abort": 0}
 listed = []
+parts = threading.Condition()
+in_flight = 0
+most_in_flight = 0
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -45,9 +51,16 @@ class Handler(BaseHTTPRequestHandler):
             self.answer(400)
 
     def do_PUT(self) -> None:
+        global in_flight, most_in_flight
         query = self.query()
         self.body()
-        calls["part"] += 1
+        with parts:
+            calls["part"] += 1
+            in_flight += 1
+            most_in_flight = max(most_in_flight, in_flight)
+            parts.notify_all()
+            parts.wait_for(lambda: most_in_flight >= 2, timeout=5)
+            in_flight -= 1
         self.answer(200, headers={"ETag": f'"part-{query["partNumber"][0]}"'})
 
     def do_DELETE(self) -> None:
@@ -55,7 +68,7 @@ class Handler(BaseHTTPRequestHandler):
         self.answer(204)
 
     def do_GET(self) -> None:
-        words = [f"{name}={count}" for name, count in calls.items()] + ["etags=" + ",".join(e.decode() for e in listed)]
+        words = [f"{name}={count}" for name, count in calls.items()] + ["etags=" + ",".join(e.decode() for e in listed), f"most={most_in_flight}"]
         self.answer(200, " ".join(words).encode())
 
     def log_message(self, *args) -> None:
