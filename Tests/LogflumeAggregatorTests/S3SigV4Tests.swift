@@ -44,6 +44,16 @@ import Testing
         #expect(hex(hasher.finalize()) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
     }
 
+    @Test func aCopiedHasherCarriesOnFromWhereItWasCopiedAndFinalizeStartsOver() {
+        var first = SHA256()
+        first.update(Array("abc".utf8))
+        var second = first
+        second.update(Array("def".utf8))
+        #expect(hex(first.finalize()) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(hex(second.finalize()) == SHA256.hexHash(Array("abcdef".utf8)))
+        #expect(hex(first.finalize()) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+    }
+
     @Test func sha256AtEveryPaddingBoundary() {
         // Lengths around one and two blocks, where the padding spills into an extra block; the
         // streaming path (byte by byte) must agree with the one-shot path.

@@ -446,6 +446,14 @@ struct S3SinkMotoTests {
             #expect(error.code == "ConnectionFailed" && error.attempts == 3 && error.status == nil, "\(error)")
         }
         #expect(!unreachable.exists("x"))
+
+        // A part whose upload another part's failure has doomed stops retrying: one attempt.
+        do {
+            _ = try unreachable.client.send("PUT", key: "x", body: .bytes([1]), retryingWhile: { false })
+            Issue.record("a PUT to a closed port succeeded")
+        } catch let error as S3Error {
+            #expect(error.code == "ConnectionFailed" && error.attempts == 1, "\(error)")
+        }
     }
 
     /// The aggregator end to end into S3: every hour has its data objects, manifest and

@@ -6,39 +6,50 @@ import Synchronization
 /// each item blocks its thread for the length of an upload, and parking that many of the
 /// cooperative pool's threads (one per core) would stall every other task in the process.
 ///
-/// After the first failure no further item starts; those running finish, and that failure is
-/// thrown.
+/// After the first failure (the first in time, not the lowest item) no further item starts;
+/// `body`'s second argument tells a running one that it happened, so it can stop retrying. `map`
+/// returns or throws only when every item started has finished; later failures are dropped.
 enum BlockingWorkers {
-    static func map<Result: Sendable>(items count: Int, workers: Int, _ body: @escaping @Sendable (Int) throws -> Result) throws -> [Result] {
+    static func map<Result: Sendable>(
+        items count: Int, workers: Int, _ body: @escaping @Sendable (_ item: Int, _ failed: @escaping @Sendable () -> Bool) throws -> Result
+    ) throws -> [Result] {
         guard count > 0 else { return [] }
         let workers = max(1, min(workers, count))
-        if workers == 1 { return try (1...count).map(body) }
+        if workers == 1 { return try (1...count).map { try body($0, { false }) } }
         let shared = Shared<Result>()
+        let failed: @Sendable () -> Bool = { shared.queue.withLock { $0.failure != nil } }
         let finished = DispatchGroup()
         for _ in 0..<workers {
             finished.enter()
             Thread {
                 defer { finished.leave() }
-                while shared.failure.withLock({ $0 == nil }) {
-                    let item = shared.next.add(1, ordering: .relaxed).oldValue
-                    guard item <= count else { return }
+                while let item = shared.take(upTo: count) {
                     do {
-                        let result = try body(item)
+                        let result = try body(item, failed)
                         shared.results.withLock { $0[item] = result }
                     } catch {
-                        shared.failure.withLock { if $0 == nil { $0 = error } }
+                        shared.queue.withLock { if $0.failure == nil { $0.failure = error } }
                     }
                 }
             }.start()
         }
         finished.wait()
-        if let failure = shared.failure.withLock({ $0 }) { throw failure }
+        if let failure = shared.queue.withLock({ $0.failure }) { throw failure }
         return shared.results.withLock { results in (1...count).map { results[$0]! } }
     }
 
     private final class Shared<Result: Sendable>: Sendable {
-        let next = Atomic<Int>(1)
+        /// The next item and the first failure, under one lock: an item is handed out only
+        /// while there is no failure.
+        let queue = Mutex<(next: Int, failure: (any Error)?)>((1, nil))
         let results = Mutex<[Int: Result]>([:])
-        let failure = Mutex<(any Error)?>(nil)
+
+        func take(upTo count: Int) -> Int? {
+            queue.withLock { queue in
+                guard queue.failure == nil, queue.next <= count else { return nil }
+                defer { queue.next += 1 }
+                return queue.next
+            }
+        }
     }
 }

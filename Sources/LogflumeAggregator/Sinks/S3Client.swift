@@ -234,28 +234,36 @@ final class S3Client: Sendable {
     /// still retryable is one whose retries ran out. Errors name `operation` (default: the method).
     func send(
         _ method: String, key: String?, query: [(String, String)] = [], headers extra: [(String, String)] = [], body: S3Body = .empty,
-        alsoRetrying: (S3Response) -> Bool = { _ in false }, operation: String? = nil
+        alsoRetrying: (S3Response) -> Bool = { _ in false }, operation: String? = nil, retryingWhile proceed: () -> Bool = { true }
     ) throws -> S3Response {
         let operation = operation ?? method
         let address = try address.get()
         let tlsContext = try tls?.get()
         let what = key.map(location) ?? "s3://\(configuration.bucket)"
         var backoff = RetryBackoff(firstMs: configuration.retryBackoffMs)
+        // What the last attempt got, when the next one is not made (`proceed` said stop).
         var lastError: S3Error?
+        var lastResponse: S3Response?
         for attempt in 0...max(0, configuration.retries) {
-            if attempt > 0 { backoff.pause() }
+            if attempt > 0 {
+                guard proceed() else { break }
+                backoff.pause()
+            }
             do {
                 let response = try exchange(
                     method, key: key, query: query, headers: extra, body: body, address: address, tls: tlsContext, operation: operation
                 )
                 let retryable = (500...599).contains(response.status) || alsoRetrying(response)
                 guard retryable, attempt < configuration.retries else { return response }
+                lastResponse = response
+                lastError = nil
                 let parsed = S3XML.error(from: response.body)
                 logger.warning("S3 request failed; retrying", metadata: [
                     "s3.operation": "\(operation)", "s3.location": "\(what)", "s3.status": "\(response.status)",
                     "s3.code": "\(parsed.code ?? "")", "attempt": "\(attempt + 1)",
                 ])
             } catch let error as S3Error {
+                lastResponse = nil
                 lastError = error
                 lastError!.attempts = attempt + 1
                 // A certificate that does not verify will not verify on the next attempt either,
@@ -266,6 +274,7 @@ final class S3Client: Sendable {
                 ])
             }
         }
+        if let lastResponse { return lastResponse }
         throw lastError!
     }
 

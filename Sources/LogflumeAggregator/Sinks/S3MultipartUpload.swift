@@ -48,10 +48,12 @@ extension S3Client {
         return uploadId
     }
 
-    /// UploadPart: the part's ETag, which the completion lists.
-    func uploadPart(_ key: String, uploadId: String, number: Int, body: S3Body) throws -> String {
+    /// UploadPart: the part's ETag, which the completion lists. Retries stop early once
+    /// `proceed` says so (another part of the upload failed for good).
+    func uploadPart(_ key: String, uploadId: String, number: Int, body: S3Body, retryingWhile proceed: () -> Bool = { true }) throws -> String {
         let response = try send(
-            "PUT", key: key, query: [("partNumber", String(number)), ("uploadId", uploadId)], body: body, operation: "UploadPart \(number)"
+            "PUT", key: key, query: [("partNumber", String(number)), ("uploadId", uploadId)], body: body, operation: "UploadPart \(number)",
+            retryingWhile: proceed
         )
         guard (200...299).contains(response.status) else { throw failure("UploadPart \(number)", key: key, response) }
         guard let etag = response.header("ETag"), !etag.isEmpty else {
@@ -119,21 +121,24 @@ extension S3Client {
     }
 
     /// Uploads a staged file as the object `key` in the parts of `plan`, each signed with its own
-    /// hash and retried on its own, `multipartConcurrency` parts at a time (one S3 connection
-    /// carries tens of MB/s; several fill a faster link, as the AWS CLI does, and hash parts on
-    /// every core); the object appears only when the upload is completed, so readers never see
-    /// part of it. On failure the upload is aborted (a crash, or an abort that
+    /// hash and retried on its own, `multipartConcurrency` parts at a time (one connection to S3
+    /// is limited well below a host's link and AWS advises parallel ones, as the AWS CLI sends;
+    /// the parts are also hashed on every core); the object appears only when the upload is
+    /// completed, so readers never see part of it. On failure the upload is aborted (a crash, or an abort that
     /// fails, leaves it to the bucket's lifecycle rule for incomplete uploads). A create whose
     /// answer was lost and was sent again leaves an upload without parts, which costs nothing but
     /// a line in ListMultipartUploads until that rule removes it.
     func putObjectInParts(_ key: String, file: String, plan: S3MultipartPlan) throws {
         let uploadId = try createMultipartUpload(key)
         do {
-            let etags = try BlockingWorkers.map(items: plan.partCount, workers: configuration.multipartConcurrency) { number in
+            let etags = try BlockingWorkers.map(items: plan.partCount, workers: configuration.multipartConcurrency) { number, failed in
                 let (offset, size) = plan.part(number)
                 let region = S3FileRegion(path: file, offset: offset, size: size)
                 let hash = try region.sha256(operation: "UploadPart \(number)", location: self.location(key))
-                return try self.uploadPart(key, uploadId: uploadId, number: number, body: .file(path: file, offset: offset, size: size, sha256: hash))
+                // Once a part has failed for good the upload is aborted: the others stop retrying.
+                return try self.uploadPart(
+                    key, uploadId: uploadId, number: number, body: .file(path: file, offset: offset, size: size, sha256: hash), retryingWhile: { !failed() }
+                )
             }
             try completeMultipartUpload(key, uploadId: uploadId, etags: etags)
         } catch {

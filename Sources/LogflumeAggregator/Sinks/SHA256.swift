@@ -2,8 +2,8 @@ import CLibcrypto
 
 /// SHA-256 (FIPS 180-4), streaming, through OpenSSL's libcrypto: the S3 sink hashes every byte it
 /// uploads (`x-amz-content-sha256`), and libcrypto's code for the CPU's SHA extensions runs at
-/// about 1.7 GB/s here against 0.2 GB/s for the portable Swift this replaced, which was two
-/// thirds of a multipart upload's CPU. Also the base of `HMACSHA256` for SigV4 signing keys.
+/// about 1.7 GB/s here (`openssl speed -evp sha256`), where the portable Swift this replaced
+/// was 64% of a multipart upload's 0.46 s of CPU per 64 MiB (about 0.2 GB/s). Also the base of `HMACSHA256` for SigV4 signing keys.
 /// A value type: a copy carries on from the state it was copied at.
 struct SHA256 {
     static let blockBytes = 64
@@ -33,12 +33,14 @@ struct SHA256 {
         SHA256_Update(&context, base, bytes.count)
     }
 
-    /// The 32-byte digest of everything given to `update`.
+    /// The 32-byte digest of everything given to `update`; the hasher then starts over empty.
     mutating func finalize() -> [UInt8] {
-        [UInt8](unsafeUninitializedCapacity: Int(SHA256_DIGEST_LENGTH)) { digest, count in
+        let digest = [UInt8](unsafeUninitializedCapacity: Int(SHA256_DIGEST_LENGTH)) { digest, count in
             SHA256_Final(digest.baseAddress, &context)
             count = Int(SHA256_DIGEST_LENGTH)
         }
+        SHA256_Init(&context)
+        return digest
     }
 }
 
