@@ -23,20 +23,19 @@ struct S3RequestBenchmark: ParsableCommand {
     func run() throws {
         let sink = S3Sink(configuration: server.sinkConfiguration(), logger: S3ServerOptions.quiet)
         let body = [UInt8](repeating: 0x61, count: size)
-        let started = ContinuousClock.now
-        let cpuBefore = cpuSeconds()
+        let started = BenchClock.now()
+        let cpuBefore = BenchClock.cpuSeconds()
         for index in 0..<pairs {
             let path = "bench/object-\(index)"
             try sink.write(body, to: path, instance: "bench")
             guard try sink.read(path) == body else { throw ValidationError("GET \(path) did not return what was PUT") }
         }
-        let seconds = secondsSince(started)
+        let seconds = BenchClock.now() - started
         print("requests=\(2 * pairs)")
-        print("seconds=\(String(format: "%.3f", seconds))")
-        print("requests_per_second=\(String(format: "%.1f", Double(2 * pairs) / seconds))")
-        print("cpu_seconds=\(String(format: "%.3f", cpuSeconds() - cpuBefore))")
+        print("seconds=\(BenchFormat.fixed(seconds, 3))")
+        print("requests_per_second=\(BenchFormat.fixed(Double(2 * pairs) / seconds, 1))")
+        print("cpu_seconds=\(BenchFormat.fixed(BenchClock.cpuSeconds() - cpuBefore, 3))")
     }
-
 }
 
 /// The S3 server the bench subcommands talk to.
@@ -61,16 +60,4 @@ struct S3ServerOptions: ParsableArguments {
     }
 
     static let quiet = Logger(label: "s3-bench") { _ in SwiftLogNoOpLogHandler() }
-}
-
-func secondsSince(_ start: ContinuousClock.Instant) -> Double {
-    let elapsed = start.duration(to: .now)
-    return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-}
-
-/// User plus system CPU seconds of this process so far.
-func cpuSeconds() -> Double {
-    var usage = rusage()
-    getrusage(RUSAGE_SELF.rawValue, &usage)
-    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
 }

@@ -32,15 +32,15 @@ struct S3UploadBenchmark: ParsableCommand {
         let staged = try sink.stagingPath(for: path, instance: "bench")
         try FileManager.default.copyItem(atPath: file, toPath: staged)
         let bytes = try FileManager.default.attributesOfItem(atPath: staged)[.size] as? Int ?? 0
-        let started = ContinuousClock.now
-        let cpuBefore = cpuSeconds()
+        let started = BenchClock.now()
+        let cpuBefore = BenchClock.cpuSeconds()
         try sink.publish(staged: staged, to: path)
-        let seconds = secondsSince(started)
-        let cpu = cpuSeconds() - cpuBefore
+        let seconds = BenchClock.now() - started
+        let cpu = BenchClock.cpuSeconds() - cpuBefore
         guard sink.exists(path) else { throw ValidationError("\(path) is not there after the upload") }
         print("bytes=\(bytes)")
-        print("seconds=\(String(format: "%.3f", seconds))")
-        print("megabytes_per_second=\(String(format: "%.1f", Double(bytes) / 1e6 / seconds))")
-        print("cpu_seconds=\(String(format: "%.3f", cpu))")
+        print("seconds=\(BenchFormat.fixed(seconds, 3))")
+        print("megabytes_per_second=\(BenchFormat.fixed(Double(bytes) / 1e6 / seconds, 1))")
+        print("cpu_seconds=\(BenchFormat.fixed(cpu, 3))")
     }
 }

@@ -282,10 +282,9 @@ def latency(args) -> None:
     moto, s3_settings, markers = None, "", None
     if args.sink == "s3":
         sys.path.insert(0, str(REPO / "Tests" / "compat"))
-        import boto3
-        from helpers.s3 import start_moto, stop as stop_moto
+        from helpers.s3 import client as s3_client, start_moto, stop as stop_moto
         moto, endpoint, _ = start_moto(REPO / ".build" / "compat-venv" / "bin" / "moto_server", work, free_port(), False, dict(os.environ), True)
-        client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="bench", aws_secret_access_key="bench")
+        client = s3_client(endpoint)
         client.create_bucket(Bucket="latency")
         s3_settings = f'endpoint = "{endpoint}"\nbucket = "latency"\naccess_key_id = "bench"\nsecret_access_key = "bench"\nstaging_dir = "{work / "staging"}"\n'
 

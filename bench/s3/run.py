@@ -22,9 +22,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "Tests" / "compat"))
-from helpers.s3 import start_moto, stop  # noqa: E402
+from helpers.s3 import client, start_moto, stop  # noqa: E402
 
-import boto3  # noqa: E402
 from boto3.s3.transfer import TransferConfig  # noqa: E402
 
 BUCKET = "bench"
@@ -36,39 +35,40 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def swift_run(bench: str, endpoint: str, ca_file: str, pairs: int, size: int) -> tuple[float, float]:
-    out = subprocess.run([bench, "s3-requests", "--endpoint", endpoint, "--bucket", BUCKET, "--ca-file", ca_file,
-                          "--pairs", str(pairs), "--size", str(size)], check=True, capture_output=True, text=True).stdout
+def swift_bench(bench: str, subcommand: str, endpoint: str, rate: str, *options: str) -> tuple[float, float]:
+    """Runs a `logflume-bench` S3 subcommand; returns its `rate` field and its CPU seconds."""
+    out = subprocess.run([bench, subcommand, "--endpoint", endpoint, "--bucket", BUCKET, *options],
+                         check=True, capture_output=True, text=True).stdout
     fields = dict(line.split("=", 1) for line in out.split())
-    return float(fields["requests_per_second"]), float(fields["cpu_seconds"])
+    return float(fields[rate]), float(fields["cpu_seconds"])
+
+
+def swift_run(bench: str, endpoint: str, ca_file: str, pairs: int, size: int) -> tuple[float, float]:
+    return swift_bench(bench, "s3-requests", endpoint, "requests_per_second", "--ca-file", ca_file, "--pairs", str(pairs), "--size", str(size))
 
 
 def boto3_run(endpoint: str, ca_file: str, pairs: int, size: int) -> tuple[float, float]:
-    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", verify=ca_file or None,
-                          aws_access_key_id="bench", aws_secret_access_key="bench")
+    s3 = client(endpoint, ca_file)
     body = b"a" * size
     cpu = time.process_time()
     started = time.monotonic()
     for index in range(pairs):
         key = f"bench/boto3-{index}"
-        client.put_object(Bucket=BUCKET, Key=key, Body=body)
-        assert client.get_object(Bucket=BUCKET, Key=key)["Body"].read() == body
+        s3.put_object(Bucket=BUCKET, Key=key, Body=body)
+        assert s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() == body
     return 2 * pairs / (time.monotonic() - started), time.process_time() - cpu
 
 
 def swift_upload(bench: str, endpoint: str, file: Path, concurrency: int) -> tuple[float, float]:
-    out = subprocess.run([bench, "s3-upload", "--endpoint", endpoint, "--bucket", BUCKET, "--file", str(file),
-                          "--part-mib", "16", "--concurrency", str(concurrency)], check=True, capture_output=True, text=True).stdout
-    fields = dict(line.split("=", 1) for line in out.split())
-    return float(fields["megabytes_per_second"]), float(fields["cpu_seconds"])
+    return swift_bench(bench, "s3-upload", endpoint, "megabytes_per_second", "--file", str(file), "--part-mib", "16", "--concurrency", str(concurrency))
 
 
 def boto3_upload(endpoint: str, file: Path, concurrency: int) -> tuple[float, float]:
-    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="bench", aws_secret_access_key="bench")
+    s3 = client(endpoint)
     config = TransferConfig(multipart_threshold=5 << 20, multipart_chunksize=16 << 20, max_concurrency=concurrency, use_threads=True)
     cpu = time.process_time()
     started = time.monotonic()
-    client.upload_file(str(file), BUCKET, f"bench/boto3-upload-{time.time_ns()}", Config=config)
+    s3.upload_file(str(file), BUCKET, f"bench/boto3-upload-{time.time_ns()}", Config=config)
     return file.stat().st_size / 1e6 / (time.monotonic() - started), time.process_time() - cpu
 
 
@@ -79,8 +79,7 @@ def uploads(args, moto_server: Path) -> list[tuple[str, float, float, float, flo
         file.write_bytes(os.urandom(args.upload_mib << 20))  # compressed data does not compress
         proc, endpoint, _ = start_moto(moto_server, Path(directory), free_port(), False, dict(os.environ), True)
         try:
-            boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
-                         aws_access_key_id="bench", aws_secret_access_key="bench").create_bucket(Bucket=BUCKET)
+            client(endpoint).create_bucket(Bucket=BUCKET)
             four, one, peer = [], [], []
             for run in range(args.runs):
                 four.append(swift_upload(args.bench, endpoint, file, 4))
@@ -111,8 +110,7 @@ def main() -> int:
         with tempfile.TemporaryDirectory(prefix="logflume-s3-bench-") as directory:
             proc, endpoint, ca_file = start_moto(moto_server, Path(directory), free_port(), tls, dict(os.environ), keep_alive)
             try:
-                boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", verify=ca_file or None,
-                             aws_access_key_id="bench", aws_secret_access_key="bench").create_bucket(Bucket=BUCKET)
+                client(endpoint, ca_file).create_bucket(Bucket=BUCKET)
                 swift, peer = [], []
                 for run in range(args.runs):
                     swift.append(swift_run(args.bench, endpoint, ca_file, args.pairs, args.size))

@@ -11,8 +11,8 @@ public import Logging
 /// record whose event time falls in a bucket overlapping `[from, to)` is written with the same
 /// writer, names and manifest as the live path, so for buckets that received no late records the
 /// files are byte-identical to the live ones (on another machine, when both print the same
-/// `logflume aggregator fingerprint`). Records of a bucket that sit more than the margin before the start offset in the log are
-/// missed; widen `--margin` if producers lag that much.
+/// `logflume aggregator fingerprint`). Records of a bucket that sit more than the margin before
+/// the start offset in the log are missed; widen `--margin` if producers lag that much.
 public struct HourReplay: Sendable {
     public struct Options: Sendable {
         public var topic: String

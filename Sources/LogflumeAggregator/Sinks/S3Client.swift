@@ -73,9 +73,8 @@ enum S3Body {
 /// A small, blocking S3 client over HTTP/1.1 (or HTTPS, the server's certificate verified) on
 /// SwiftNIO: connections are kept for the next request when the server allows (as many idle ones
 /// as a multipart upload sends parts at once, at least four, each closed after the request
-/// timeout without traffic), SigV4-signed, with the
-/// payload hash in `x-amz-content-sha256`, retries with doubling backoff on connection failures,
-/// timeouts and 5xx answers. Its calls block the calling thread until the answer is in; it must
+/// timeout without traffic), SigV4-signed, with the payload hash in `x-amz-content-sha256`,
+/// retries with doubling backoff on connection failures, timeouts and 5xx answers. Its calls block the calling thread until the answer is in; it must
 /// not be called on one of the event loops it uses.
 final class S3Client: Sendable {
     let configuration: S3SinkConfiguration
@@ -241,9 +240,8 @@ final class S3Client: Sendable {
         let tlsContext = try tls?.get()
         let what = key.map(location) ?? "s3://\(configuration.bucket)"
         var backoff = RetryBackoff(firstMs: configuration.retryBackoffMs)
-        // What the last attempt got, when the next one is not made (`proceed` said stop).
-        var lastError: S3Error?
-        var lastResponse: S3Response?
+        // What the last attempt got: thrown or returned when no further attempt is made.
+        var last: Result<S3Response, S3Error>?
         for attempt in 0...max(0, configuration.retries) {
             if attempt > 0 {
                 guard proceed() else { break }
@@ -255,17 +253,16 @@ final class S3Client: Sendable {
                 )
                 let retryable = (500...599).contains(response.status) || alsoRetrying(response)
                 guard retryable, attempt < configuration.retries else { return response }
-                lastResponse = response
-                lastError = nil
+                last = .success(response)
                 let parsed = S3XML.error(from: response.body)
                 logger.warning("S3 request failed; retrying", metadata: [
                     "s3.operation": "\(operation)", "s3.location": "\(what)", "s3.status": "\(response.status)",
                     "s3.code": "\(parsed.code ?? "")", "attempt": "\(attempt + 1)",
                 ])
             } catch let error as S3Error {
-                lastResponse = nil
-                lastError = error
-                lastError!.attempts = attempt + 1
+                var error = error
+                error.attempts = attempt + 1
+                last = .failure(error)
                 // A certificate that does not verify will not verify on the next attempt either,
                 // nor will a staged file that cannot be read.
                 if error.code == S3TLS.handshakeFailedCode || error.code == S3FileRegion.readFailedCode { break }
@@ -274,8 +271,7 @@ final class S3Client: Sendable {
                 ])
             }
         }
-        if let lastResponse { return lastResponse }
-        throw lastError!
+        return try last!.get()
     }
 
     /// The waits between attempts: from `firstMs`, doubling up to 10 s, each with up to a quarter

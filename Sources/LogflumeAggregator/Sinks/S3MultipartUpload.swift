@@ -124,10 +124,10 @@ extension S3Client {
     /// hash and retried on its own, `multipartConcurrency` parts at a time (one connection to S3
     /// is limited well below a host's link and AWS advises parallel ones, as the AWS CLI sends;
     /// the parts are also hashed on every core); the object appears only when the upload is
-    /// completed, so readers never see part of it. On failure the upload is aborted (a crash, or an abort that
-    /// fails, leaves it to the bucket's lifecycle rule for incomplete uploads). A create whose
-    /// answer was lost and was sent again leaves an upload without parts, which costs nothing but
-    /// a line in ListMultipartUploads until that rule removes it.
+    /// completed, so readers never see part of it. On failure the upload is aborted (a crash, or
+    /// an abort that fails, leaves it to the bucket's lifecycle rule for incomplete uploads). A
+    /// create whose answer was lost and was sent again leaves an upload without parts, which costs
+    /// nothing but a line in ListMultipartUploads until that rule removes it.
     func putObjectInParts(_ key: String, file: String, plan: S3MultipartPlan) throws {
         let uploadId = try createMultipartUpload(key)
         do {
@@ -136,9 +136,8 @@ extension S3Client {
                 let region = S3FileRegion(path: file, offset: offset, size: size)
                 let hash = try region.sha256(operation: "UploadPart \(number)", location: self.location(key))
                 // Once a part has failed for good the upload is aborted: the others stop retrying.
-                return try self.uploadPart(
-                    key, uploadId: uploadId, number: number, body: .file(path: file, offset: offset, size: size, sha256: hash), retryingWhile: { !failed() }
-                )
+                let body = S3Body.file(path: file, offset: offset, size: size, sha256: hash)
+                return try self.uploadPart(key, uploadId: uploadId, number: number, body: body, retryingWhile: { !failed() })
             }
             try completeMultipartUpload(key, uploadId: uploadId, etags: etags)
         } catch {

@@ -74,3 +74,12 @@ if __name__ == "__main__" and sys.argv[1:2] == ["certificates"]:
     except subprocess.CalledProcessError as error:
         print(f"{' '.join(error.cmd)} failed: {error.stderr.decode(errors='replace')}")
         sys.exit(1)
+
+
+def client(endpoint: str, ca_file: str = "", key: str = "bench", secret: str = "bench"):
+    """A boto3 S3 client for the server at `endpoint` (moto takes any credentials unless its
+    request authentication is on), trusting `ca_file` over https."""
+    import boto3
+
+    return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", verify=ca_file or None,
+                        aws_access_key_id=key, aws_secret_access_key=secret)
