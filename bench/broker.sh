@@ -8,7 +8,9 @@
 #   fetch    kcat -C and the Swift consumer (`logflume consume`) over the 1 KiB data just produced
 #            (on 8 partitions also kcat with 1 MiB responses, -X fetch.max.bytes=1048576),
 #            and a bare Fetch reader that parses no records (what the broker serves when the client
-#            costs nothing)                                                   goal: >= 0.5 x iperf3
+#            costs nothing); kcat and the Swift consumer again with the broker and the consumer on
+#            separate CPUs (taskset), as on separate hosts, against iperf3 placed the same way
+#                                                                             goal: >= 0.5 x iperf3
 #   latency  produce()->delivery p50/p99 (confluent-kafka, linger.ms=0, acks=1) at half the measured
 #            maximum 100 B rate, and the same from the Swift producer (logflume-bench produce-latency),
 #            which costs the box less CPU per record than the Python client, also with the broker
@@ -265,6 +267,16 @@ fetch_run() {
         swift)
             out=$(timed -- "$logflume" consume --bootstrap "$bootstrap" --topic "$topic" --from earliest --exit-at-end --format value)
             check=$("$logflume" consume --bootstrap "$bootstrap" --topic "$topic" --from earliest --exit-at-end --format value | wc -c) ;;
+        kcatpin)
+            pin "$broker_pid"
+            out=$(timed -- taskset -c "$client_cpus" kcat -C -b "$bootstrap" -t "$topic" -o beginning -e -c "$count" -q -f '%s\n')
+            unpin "$broker_pid"
+            check=$(kcat -C -b "$bootstrap" -t "$topic" -o beginning -e -c "$count" -q -f '%s\n' | wc -c) ;;
+        swiftpin)
+            pin "$broker_pid"
+            out=$(timed -- taskset -c "$client_cpus" "$logflume" consume --bootstrap "$bootstrap" --topic "$topic" --from earliest --exit-at-end --format value)
+            unpin "$broker_pid"
+            check=$("$logflume" consume --bootstrap "$bootstrap" --topic "$topic" --from earliest --exit-at-end --format value | wc -c) ;;
         raw)
             out=$(timed --stdout "$run_dir/raw-fetch.out" -- "$python" "$tools" raw-fetch "$bootstrap" "$topic")
             local raw
@@ -293,12 +305,41 @@ fetch_run() {
         "$(field client_cpu_s "$out")" "$(field broker_cpu_s "$out")" "$([[ $client == raw ]] && echo "; $(field requests "$out") requests")"
 }
 
+# The CPUs this script may use (a cpuset or taskset may allow fewer than the machine has), split
+# in two halves for the runs that place server and client as on separate hosts: the client on
+# the first, the server (broker or iperf3 -s) on the second.
+allowed_cpus=()
+for part in $(sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' /proc/self/status | tr ',' ' '); do
+    if [[ $part == *-* ]]; then
+        for cpu in $(seq "${part%-*}" "${part#*-}"); do allowed_cpus+=("$cpu"); done
+    else
+        allowed_cpus+=("$part")
+    fi
+done
+half=$(( ${#allowed_cpus[@]} / 2 ))
+# pin PID / unpin PID: a server process's threads onto the server half, and back onto all.
+pin() { taskset -a -p -c "$broker_cpus" "$1" >/dev/null; }
+unpin() { taskset -a -p -c "$all_cpus" "$1" >/dev/null || true; }
+can_pin=0
+if command -v taskset >/dev/null && (( half >= 1 )); then
+    client_cpus=$(IFS=,; echo "${allowed_cpus[*]:0:half}")
+    broker_cpus=$(IFS=,; echo "${allowed_cpus[*]:half}")
+    all_cpus=$(IFS=,; echo "${allowed_cpus[*]}")
+    if pin "$broker_pid"; then
+        can_pin=1
+        unpin "$broker_pid"
+    else
+        echo "   runs on separate CPUs skipped: taskset could not move the broker to CPUs $broker_cpus"
+    fi
+fi
+
 iperf_port=$(free_port)
 iperf3 -s -B 127.0.0.1 -p "$iperf_port" > /dev/null 2>&1 &
 iperf_pid=$!
 sleep 0.5
 
 iperf_rates=()
+iperf_pinned_rates=()
 fio_rates=()
 producers=(kcat python)
 if (( swift_producer )); then producers+=(swift); fi
@@ -309,6 +350,14 @@ for run in $(seq 1 "$runs"); do
     iperf=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["end"]["sum_received"]["bits_per_second"] / 8e6)' "$run_dir/iperf.json")
     iperf_rates+=("$iperf")
     echo "  iperf3 loopback: $(fmt "$iperf" '.1f') MB/s"
+    if (( can_pin )); then
+        pin "$iperf_pid"
+        taskset -c "$client_cpus" iperf3 -c 127.0.0.1 -p "$iperf_port" -t 5 -J > "$run_dir/iperf-pinned.json"
+        unpin "$iperf_pid"
+        iperf=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["end"]["sum_received"]["bits_per_second"] / 8e6)' "$run_dir/iperf-pinned.json")
+        iperf_pinned_rates+=("$iperf")
+        echo "  iperf3 loopback, server on CPUs $broker_cpus, client on $client_cpus: $(fmt "$iperf" '.1f') MB/s"
+    fi
 
     sync
     fio --name=seqwrite --rw=write --bs=1M --size="$fio_bytes" --end_fsync=1 --unlink=1 \
@@ -330,6 +379,10 @@ for run in $(seq 1 "$runs"); do
                 fetch_run raw "$last_topic" "$records_1k" "$parts" "$run"
                 if (( parts > 1 )); then fetch_run kcat1m "$last_topic" "$records_1k" "$parts" "$run"; fi
                 if (( swift_consumer )); then fetch_run swift "$last_topic" "$records_1k" "$parts" "$run"; fi
+                if (( can_pin )); then
+                    fetch_run kcatpin "$last_topic" "$records_1k" "$parts" "$run"
+                    if (( swift_consumer )); then fetch_run swiftpin "$last_topic" "$records_1k" "$parts" "$run"; fi
+                fi
             fi
             "$python" "$tools" delete "$bootstrap" "$last_topic"
         done
@@ -404,22 +457,8 @@ done
 # 3.7 ms against 25-28 ms unpinned).
 swift_pinned_p50=()
 swift_pinned_p99=()
-# The CPUs this script may use (a cpuset or taskset may allow fewer than the machine has), split
-# in two halves: the producer on the first, the broker on the second.
-allowed_cpus=()
-for part in $(sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' /proc/self/status | tr ',' ' '); do
-    if [[ $part == *-* ]]; then
-        for cpu in $(seq "${part%-*}" "${part#*-}"); do allowed_cpus+=("$cpu"); done
-    else
-        allowed_cpus+=("$part")
-    fi
-done
-half=$(( ${#allowed_cpus[@]} / 2 ))
-if command -v taskset >/dev/null && (( half >= 1 )); then
-    client_cpus=$(IFS=,; echo "${allowed_cpus[*]:0:half}")
-    broker_cpus=$(IFS=,; echo "${allowed_cpus[*]:half}")
-    broker_mask=$(taskset -p -c "$broker_pid" | sed 's/.*: //')
-    if taskset -a -p -c "$broker_cpus" "$broker_pid" >/dev/null; then
+if (( can_pin )); then
+    if pin "$broker_pid"; then
         for run in $(seq 1 "$runs"); do
             quiet_wait
             topic="bench-latency-swift-pinned-r$run"
@@ -431,7 +470,7 @@ if command -v taskset >/dev/null && (( half >= 1 )); then
             swift_pinned_p50+=("$(field latency_p50_ms "$out")")
             swift_pinned_p99+=("$(field latency_p99_ms "$out")")
         done
-        taskset -a -p -c "$broker_mask" "$broker_pid" >/dev/null || true
+        unpin "$broker_pid"
     else
         echo "  pinned latency runs skipped: taskset could not move the broker to CPUs $broker_cpus"
     fi
@@ -561,22 +600,29 @@ for size in 1k 100; do
     done
 done
 for parts in 1 8; do
-    for client in kcat kcat1m swift raw; do
+    for client in kcat kcat1m swift raw kcatpin swiftpin; do
         [[ $client == kcat1m && $parts == 1 ]] && continue
+        limit_mb=$iperf_mb
+        limit_label="iperf3"
         case $client in
             kcat) label="fetch 1 KiB, $parts part., kcat -C (librdkafka)" ;;
             kcat1m) label="fetch 1 KiB, $parts part., kcat -C -X fetch.max.bytes=1048576" ;;
             swift) label="fetch 1 KiB, $parts part., Swift consumer" ;;
             raw) label="fetch 1 KiB, $parts part., bare Fetch v4 reader (Python, no record parsing)" ;;
+            kcatpin|swiftpin)
+                (( can_pin )) || continue
+                label="fetch 1 KiB, $parts part., $([[ $client == kcatpin ]] && echo 'kcat -C' || echo 'Swift consumer'), broker and consumer on separate CPUs ($broker_cpus / $client_cpus)"
+                limit_mb=$(median "${iperf_pinned_rates[@]}")
+                limit_label="iperf3 placed alike" ;;
         esac
-        if [[ $client == swift && $swift_consumer == 0 ]]; then
+        if [[ ( $client == swift || $client == swiftpin ) && $swift_consumer == 0 ]]; then
             row "$label: swift consumer: not available yet" "" "" "" ""
             continue
         fi
         mb=$(med "${fetch_mb[$client $parts]:-}")
         if [[ -z "$mb" ]]; then row "$label: FAILED" "" "" "" ""; continue; fi
-        row "$label: $(fmt "$mb" '.1f') MB/s" "iperf3 $(fmt "$iperf_mb" '.1f') MB/s" \
-            "$(ratio_met "$mb" "$iperf_mb" 0.5 | cut -d'|' -f1)" ">= 0.5 x iperf3" "$(ratio_met "$mb" "$iperf_mb" 0.5 | cut -d'|' -f2)"
+        row "$label: $(fmt "$mb" '.1f') MB/s" "$limit_label $(fmt "$limit_mb" '.1f') MB/s" \
+            "$(ratio_met "$mb" "$limit_mb" 0.5 | cut -d'|' -f1)" ">= 0.5 x iperf3" "$(ratio_met "$mb" "$limit_mb" 0.5 | cut -d'|' -f2)"
     done
 done
 p50=$(median "${lat_p50[@]}")
