@@ -60,6 +60,14 @@ public struct ConsumerConfiguration: Sendable, Equatable {
     public var retryBackoffMs: Int64 = 100
     /// Default: 30000 (`request.timeout.ms`), on top of `maxWaitMs` for fetches.
     public var requestTimeoutMs: Int64 = 30_000
+    /// While every partition a broker leads for this consumer is behind its high watermark, up
+    /// to this many fetches go to it at once, each for part of the partitions and none held by
+    /// the broker (max wait 0): the broker starts on the next answer while the last one is still
+    /// on the wire, instead of idling for a round trip and the client's read of each answer.
+    /// Once a partition is caught up, fetches to its leader go back to one long poll at a time,
+    /// so no partition's new records wait behind another's long poll. 1 turns this off.
+    /// Default: 2.
+    public var catchUpFetchesPerBroker = 2
     /// Assigned topics are refreshed at least this often (`metadata.max.age.ms`). Default: 300000.
     public var metadataMaxAgeMs: Int64 = 300_000
 
@@ -182,6 +190,11 @@ public actor Consumer {
         var currentBatchEnd: Int64 = -1
         var highWatermark: Int64 = -1
         var logStartOffset: Int64 = -1
+        /// The last answer for this partition carried no records although it was behind the
+        /// high watermark (records past the last stable offset under read committed, say): it
+        /// is not fetched as catching up again until records come, or the broker would answer
+        /// at once, empty, over and over.
+        var answeredEmpty = false
         /// Set when a batch did not fit `partitionMaxBytes`: room for it next time.
         var maxBytesOverride: Int32?
         /// Not fetched and not returned by `poll` until resumed; what is buffered stays.
@@ -205,13 +218,21 @@ public actor Consumer {
         var leaderEpoch: Int32
         var maxBytes: Int32
         var generation: UInt64
+        /// The partition's last answer said there is more beyond `offset`.
+        var catchingUp: Bool
+    }
+
+    private struct FetchesInFlight {
+        var longPoll = false
+        var catchUp = 0
     }
 
     private var partitions: [TopicPartition: PartitionState] = [:]
     private var order: [TopicPartition] = []
     private var roundRobin = 0
     private var generations: UInt64 = 0
-    private var brokersFetching: Set<Int32> = []
+    /// Fetches in flight per broker: one long poll alone, or catch-up fetches.
+    private var fetchesInFlight: [Int32: FetchesInFlight] = [:]
     private var pendingError: (any Error)?
     private var closed = false
     private var refreshing = false
@@ -487,8 +508,9 @@ public actor Consumer {
 
     // MARK: Fetching
 
-    /// Sends a fetch to every leader that has none in flight, for its partitions whose buffers
-    /// have room.
+    /// Sends fetches for the partitions whose buffers have room: to a leader with none in
+    /// flight, one long poll for them all, or, when every one of them is behind its high
+    /// watermark, catch-up fetches that split them between `catchUpFetchesPerBroker` slots.
     private func startFetches() {
         guard !closed else { return }
         let metadata = cluster.metadata
@@ -509,10 +531,10 @@ public actor Consumer {
                 retryAt = min(retryAt ?? .max, now + configuration.retryBackoffMs)
                 continue
             }
-            guard !brokersFetching.contains(leader.leader) else { continue }
             perBroker[leader.leader, default: []].append(FetchItem(
                 topicPartition: tp, offset: state.fetchOffset, leaderEpoch: leader.leaderEpoch,
-                maxBytes: state.maxBytesOverride ?? configuration.partitionMaxBytes, generation: state.generation
+                maxBytes: state.maxBytesOverride ?? configuration.partitionMaxBytes, generation: state.generation,
+                catchingUp: state.highWatermark > state.fetchOffset && !state.answeredEmpty
             ))
         }
         nextRetryAt = retryAt
@@ -520,10 +542,27 @@ public actor Consumer {
             refreshMetadata(withoutLeader.isEmpty ? Set(order.map(\.topic)) : withoutLeader)
         }
         for (broker, items) in perBroker {
-            brokersFetching.insert(broker)
-            for item in items { partitions[item.topicPartition]?.fetching = true }
-            Task { await self.runFetch(broker: broker, items: items) }
+            let flight = fetchesInFlight[broker] ?? FetchesInFlight()
+            let catchingUp = items.allSatisfy(\.catchingUp)
+            let slots = max(1, configuration.catchUpFetchesPerBroker) - flight.catchUp
+            if flight.longPoll || slots <= 0 || (flight.catchUp > 0 && !catchingUp) { continue }
+            guard catchingUp else {
+                send(items, to: broker, catchUp: false)
+                continue
+            }
+            // Split so each free slot gets a share; the answers then arrive back to back.
+            let groups = min(slots, items.count)
+            let share = (items.count + groups - 1) / groups
+            for start in stride(from: 0, to: items.count, by: share) {
+                send(Array(items[start..<min(start + share, items.count)]), to: broker, catchUp: true)
+            }
         }
+    }
+
+    private func send(_ items: [FetchItem], to broker: Int32, catchUp: Bool) {
+        if catchUp { fetchesInFlight[broker, default: FetchesInFlight()].catchUp += 1 } else { fetchesInFlight[broker, default: FetchesInFlight()].longPoll = true }
+        for item in items { partitions[item.topicPartition]?.fetching = true }
+        Task { await self.runFetch(broker: broker, items: items, catchUp: catchUp) }
     }
 
     private func refreshMetadata(_ topics: Set<String>) {
@@ -549,7 +588,7 @@ public actor Consumer {
         dataArrived.ring()
     }
 
-    private func runFetch(broker: Int32, items: [FetchItem]) async {
+    private func runFetch(broker: Int32, items: [FetchItem], catchUp: Bool) async {
         let outcome: Result<FetchAnswer, any Error>
         do {
             let connection = try await cluster.connection(to: broker)
@@ -566,20 +605,21 @@ public actor Consumer {
                     topics.append(FetchRequest.FetchTopic(topic: item.topicPartition.topic, partitions: [partition]))
                 }
             }
+            let maxWaitMs = catchUp ? 0 : configuration.maxWaitMs
             let request = FetchRequest(
-                replicaId: -1, maxWaitMs: configuration.maxWaitMs, minBytes: configuration.minBytes, maxBytes: configuration.maxBytes,
+                replicaId: -1, maxWaitMs: maxWaitMs, minBytes: configuration.minBytes, maxBytes: configuration.maxBytes,
                 isolationLevel: configuration.isolationLevel, sessionId: 0, sessionEpoch: -1, topics: topics
             )
             // Written here, on the actor, so nothing is written after `close()`.
             guard !closed else { throw KafkaClientError.connectionClosed(broker: connection.address) }
             let answer = connection.writeOrdered(
-                request, version: version, expectResponse: true, timeoutMs: configuration.requestTimeoutMs + Int64(configuration.maxWaitMs)
+                request, version: version, expectResponse: true, timeoutMs: configuration.requestTimeoutMs + Int64(maxWaitMs)
             )
             outcome = .success(try await Self.receive(answer, version: version, address: connection.address))
         } catch {
             outcome = .failure(error)
         }
-        let jobs = fetched(broker: broker, items: items, outcome: outcome)
+        let jobs = fetched(broker: broker, items: items, catchUp: catchUp, outcome: outcome)
         guard !jobs.isEmpty else { return }
         decoded(await Self.decode(jobs), for: jobs)
     }
@@ -630,8 +670,8 @@ public actor Consumer {
 
     /// Takes in an answer's offsets and errors and sends the next fetches; returns the batches
     /// left to decode.
-    private func fetched(broker: Int32, items: [FetchItem], outcome: Result<FetchAnswer, any Error>) -> [DecodeJob] {
-        brokersFetching.remove(broker)
+    private func fetched(broker: Int32, items: [FetchItem], catchUp: Bool, outcome: Result<FetchAnswer, any Error>) -> [DecodeJob] {
+        if catchUp { fetchesInFlight[broker]?.catchUp -= 1 } else { fetchesInFlight[broker]?.longPoll = false }
         let now = ClientClock.uptimeMs()
         var failure: String?
         var jobs: [DecodeJob] = []
@@ -684,6 +724,7 @@ public actor Consumer {
         case .none:
             state.highWatermark = data.highWatermark
             state.logStartOffset = data.logStartOffset
+            state.answeredEmpty = framed == nil
             guard let framed else { return nil }
             return advance(over: framed, state: &state, item: item, broker: broker)
         case .offsetOutOfRange:

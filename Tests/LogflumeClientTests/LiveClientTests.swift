@@ -313,6 +313,55 @@ struct LiveClientTests {
         }
     }
 
+    /// Eight partitions far behind their high watermarks are fetched as catch-up fetches, two in
+    /// flight to the broker at once with four partitions each, then by long polls once caught
+    /// up: every record must come back whole, in order, once.
+    @Test func largeFetchAnswersOverManyPartitionsDeliverEveryRecordWhole() async throws {
+        let broker = try LiveBroker()
+        try await broker.withCluster { cluster in
+            let topic = "large-answers"
+            let partitions: Int32 = 8
+            let perPartition = 800  // 4 KiB values: about 3 MiB per partition
+            try await Admin(cluster: cluster).createTopic(name: topic, partitions: partitions, replicationFactor: 1)
+            func value(_ partition: Int32, _ index: Int) -> String {
+                let head = "p\(partition)-\(index)-"
+                return head + String(repeating: Character(UnicodeScalar(UInt8(97 + index % 26))), count: 4_096 - head.utf8.count)
+            }
+            let producer = try Producer(cluster: cluster)
+            for index in 0..<perPartition {
+                for partition in 0..<partitions {
+                    try await producer.enqueue(ProducerRecord(topic: topic, partition: partition, key: nil, value: value(partition, index)))
+                }
+            }
+            try await producer.flush()
+            await producer.close()
+
+            let consumer = Consumer(cluster: cluster)
+            try await consumer.assign(Dictionary(uniqueKeysWithValues: (0..<partitions).map { (TopicPartition(topic, $0), StartPosition.earliest) }))
+            var next = [Int32: Int64]()
+            var received = 0
+            for try await record in consumer.records {
+                let partition = record.topicPartition.partition
+                #expect(record.offset == next[partition, default: 0])
+                next[partition] = record.offset + 1
+                #expect(record.value.map { String(buffer: $0) } == value(partition, Int(record.offset)))
+                received += 1
+                if received == perPartition * Int(partitions) { break }
+            }
+            #expect(next.values.allSatisfy { $0 == Int64(perPartition) })
+            // Caught up, the consumer long-polls: a record produced now still arrives.
+            let late = try Producer(cluster: cluster)
+            _ = try await late.send(ProducerRecord(topic: topic, partition: 3, key: nil, value: "late"))
+            await late.close()
+            for try await record in consumer.records {
+                #expect(record.topicPartition.partition == 3 && record.offset == Int64(perPartition))
+                #expect(record.value.map { String(buffer: $0) } == "late")
+                break
+            }
+            await consumer.close()
+        }
+    }
+
     /// The consumer sends its next fetch as soon as an answer's batch headers are read, before
     /// checksums: a corrupt batch must still stop it at that batch, with what came before
     /// delivered and nothing after it (already fetched or not) handed out.
