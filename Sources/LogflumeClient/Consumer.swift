@@ -65,8 +65,8 @@ public struct ConsumerConfiguration: Sendable, Equatable {
     /// the broker (max wait 0): the broker starts on the next answer while the last one is still
     /// on the wire, instead of idling for a round trip and the client's read of each answer.
     /// Once a partition is caught up, fetches to its leader go back to one long poll at a time,
-    /// so no partition's new records wait behind another's long poll. 1 turns this off.
-    /// Default: 2.
+    /// and no catch-up fetch is queued behind a long poll. 1 keeps one fetch in flight per
+    /// broker at all times. Default: 2.
     public var catchUpFetchesPerBroker = 2
     /// Assigned topics are refreshed at least this often (`metadata.max.age.ms`). Default: 300000.
     public var metadataMaxAgeMs: Int64 = 300_000
@@ -144,8 +144,9 @@ extension Array where Element == ConsumedRecords {
 }
 
 /// Reads assigned partitions (no consumer group): the caller says which partitions and where
-/// to start. One fetch per broker stays in flight while the caller works through what the last
-/// one returned, so reading and processing overlap. Call `poll` (or iterate `records`) from one
+/// to start. Fetches stay in flight while the caller works through what the last one returned,
+/// so reading and processing overlap: one long poll per broker, or, while every partition it
+/// leads is behind, `catchUpFetchesPerBroker` fetches that the broker answers back to back. Call `poll` (or iterate `records`) from one
 /// task at a time, and close the consumer before the cluster.
 ///
 /// ```swift
@@ -189,12 +190,18 @@ public actor Consumer {
         /// The end of the batch `records` came from, -1 when there is none.
         var currentBatchEnd: Int64 = -1
         var highWatermark: Int64 = -1
+        /// Where read committed stops (the first offset of an open transaction).
+        var lastStableOffset: Int64 = -1
         var logStartOffset: Int64 = -1
-        /// The last answer for this partition carried no records although it was behind the
-        /// high watermark (records past the last stable offset under read committed, say): it
-        /// is not fetched as catching up again until records come, or the broker would answer
-        /// at once, empty, over and over.
+        /// The last answer for this partition carried no records although it was behind, or
+        /// left it out: it is not fetched as catching up again until records come, or the broker
+        /// would answer at once, empty, over and over.
         var answeredEmpty = false
+
+        /// The broker's last answer said there is more to read beyond `fetchOffset`.
+        func isBehind(readCommitted: Bool) -> Bool {
+            !answeredEmpty && (readCommitted ? lastStableOffset : highWatermark) > fetchOffset
+        }
         /// Set when a batch did not fit `partitionMaxBytes`: room for it next time.
         var maxBytesOverride: Int32?
         /// Not fetched and not returned by `poll` until resumed; what is buffered stays.
@@ -233,6 +240,8 @@ public actor Consumer {
     private var generations: UInt64 = 0
     /// Fetches in flight per broker: one long poll alone, or catch-up fetches.
     private var fetchesInFlight: [Int32: FetchesInFlight] = [:]
+    /// Catch-up fetches sent since the consumer was made, for tests and diagnostics.
+    public private(set) var catchUpFetchesSent = 0
     private var pendingError: (any Error)?
     private var closed = false
     private var refreshing = false
@@ -534,7 +543,7 @@ public actor Consumer {
             perBroker[leader.leader, default: []].append(FetchItem(
                 topicPartition: tp, offset: state.fetchOffset, leaderEpoch: leader.leaderEpoch,
                 maxBytes: state.maxBytesOverride ?? configuration.partitionMaxBytes, generation: state.generation,
-                catchingUp: state.highWatermark > state.fetchOffset && !state.answeredEmpty
+                catchingUp: state.isBehind(readCommitted: configuration.isolationLevel == 1)
             ))
         }
         nextRetryAt = retryAt
@@ -560,7 +569,12 @@ public actor Consumer {
     }
 
     private func send(_ items: [FetchItem], to broker: Int32, catchUp: Bool) {
-        if catchUp { fetchesInFlight[broker, default: FetchesInFlight()].catchUp += 1 } else { fetchesInFlight[broker, default: FetchesInFlight()].longPoll = true }
+        if catchUp {
+            fetchesInFlight[broker, default: FetchesInFlight()].catchUp += 1
+            catchUpFetchesSent += 1
+        } else {
+            fetchesInFlight[broker, default: FetchesInFlight()].longPoll = true
+        }
         for item in items { partitions[item.topicPartition]?.fetching = true }
         Task { await self.runFetch(broker: broker, items: items, catchUp: catchUp) }
     }
@@ -695,9 +709,10 @@ public actor Consumer {
                     if let job = handle(data, framed: answer.framed[tp], for: item, broker: address, now: now) { jobs.append(job) }
                 }
             }
-            // Partitions the broker left out of its answer are asked again.
+            // Partitions the broker left out of its answer are asked again, by a long poll.
             for item in byPartition.values where partitions[item.topicPartition]?.generation == item.generation {
                 partitions[item.topicPartition]?.fetching = false
+                partitions[item.topicPartition]?.answeredEmpty = true
             }
         }
         if let failure {
@@ -723,6 +738,7 @@ public actor Consumer {
         switch code {
         case .none:
             state.highWatermark = data.highWatermark
+            state.lastStableOffset = data.lastStableOffset
             state.logStartOffset = data.logStartOffset
             state.answeredEmpty = framed == nil
             guard let framed else { return nil }

@@ -349,6 +349,7 @@ struct LiveClientTests {
                 if received == perPartition * Int(partitions) { break }
             }
             #expect(next.values.allSatisfy { $0 == Int64(perPartition) })
+            #expect(await consumer.catchUpFetchesSent > 1)
             // Caught up, the consumer long-polls: a record produced now still arrives.
             let late = try Producer(cluster: cluster)
             _ = try await late.send(ProducerRecord(topic: topic, partition: 3, key: nil, value: "late"))
