@@ -253,36 +253,35 @@ fetch_run() {
     local client=$1 topic=$2 count=$3 parts=$4 run=$5 out rc wall bytes check expected
     bytes=$(log_bytes "$topic")
     expected=$((count * 1025))
+    # `*pin`: the same client on its half of the CPUs, with the broker on the other half.
+    local cmd=() place=()
     case $client in
-        kcat)
+        kcat|kcatpin)
             # -c: stop at the last record rather than after the empty long poll at the end
             # (fetch.wait.max.ms, 500 ms) that -e alone waits for.
-            out=$(timed -- kcat -C -b "$bootstrap" -t "$topic" -o beginning -e -c "$count" -q -f '%s\n')
-            check=$(kcat -C -b "$bootstrap" -t "$topic" -o beginning -e -c "$count" -q -f '%s\n' | wc -c) ;;
+            cmd=(kcat -C -b "$bootstrap" -t "$topic" -o beginning -e -c "$count" -q -f '%s\n') ;;
         kcat1m)
             # Responses of at most 1 MiB instead of librdkafka's default 50 MiB (8 x 1 MiB here):
             # an 8 MiB response no longer fits the CPU caches by the time librdkafka parses it.
-            out=$(timed -- kcat -C -b "$bootstrap" -t "$topic" -o beginning -e -c "$count" -q -f '%s\n' -X fetch.max.bytes=1048576)
-            check=$(kcat -C -b "$bootstrap" -t "$topic" -o beginning -e -c "$count" -q -f '%s\n' -X fetch.max.bytes=1048576 | wc -c) ;;
-        swift)
-            out=$(timed -- "$logflume" consume --bootstrap "$bootstrap" --topic "$topic" --from earliest --exit-at-end --format value)
-            check=$("$logflume" consume --bootstrap "$bootstrap" --topic "$topic" --from earliest --exit-at-end --format value | wc -c) ;;
-        kcatpin)
-            pin "$broker_pid"
-            out=$(timed -- taskset -c "$client_cpus" kcat -C -b "$bootstrap" -t "$topic" -o beginning -e -c "$count" -q -f '%s\n')
-            unpin "$broker_pid"
-            check=$(kcat -C -b "$bootstrap" -t "$topic" -o beginning -e -c "$count" -q -f '%s\n' | wc -c) ;;
-        swiftpin)
-            pin "$broker_pid"
-            out=$(timed -- taskset -c "$client_cpus" "$logflume" consume --bootstrap "$bootstrap" --topic "$topic" --from earliest --exit-at-end --format value)
-            unpin "$broker_pid"
-            check=$("$logflume" consume --bootstrap "$bootstrap" --topic "$topic" --from earliest --exit-at-end --format value | wc -c) ;;
+            cmd=(kcat -C -b "$bootstrap" -t "$topic" -o beginning -e -c "$count" -q -f '%s\n' -X fetch.max.bytes=1048576) ;;
+        swift|swiftpin)
+            cmd=("$logflume" consume --bootstrap "$bootstrap" --topic "$topic" --from earliest --exit-at-end --format value) ;;
+    esac
+    if [[ $client == *pin ]]; then
+        pin "$broker_pid"
+        place=(taskset -c "$client_cpus")
+    fi
+    case $client in
         raw)
             out=$(timed --stdout "$run_dir/raw-fetch.out" -- "$python" "$tools" raw-fetch "$bootstrap" "$topic")
             local raw
             raw=$(cat "$run_dir/raw-fetch.out")
             expected=$bytes
             check=$(field log_bytes "$raw") ;;
+        *)
+            out=$(timed -- "${place[@]}" "${cmd[@]}")
+            if [[ $client == *pin ]]; then unpin "$broker_pid"; fi
+            check=$("${cmd[@]}" | wc -c) ;;
     esac
     rc=$(field rc "$out")
     wall=$(field wall_s "$out")
@@ -338,6 +337,12 @@ iperf3 -s -B 127.0.0.1 -p "$iperf_port" > /dev/null 2>&1 &
 iperf_pid=$!
 sleep 0.5
 
+# iperf_mb [PREFIX...]: MB/s received over 5 s of loopback iperf3, the client run under PREFIX.
+iperf_mb() {
+    "$@" iperf3 -c 127.0.0.1 -p "$iperf_port" -t 5 -J > "$run_dir/iperf.json"
+    python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["end"]["sum_received"]["bits_per_second"] / 8e6)' "$run_dir/iperf.json"
+}
+
 iperf_rates=()
 iperf_pinned_rates=()
 fio_rates=()
@@ -346,15 +351,13 @@ if (( swift_producer )); then producers+=(swift); fi
 for run in $(seq 1 "$runs"); do
     quiet_wait
     echo "-- run $run of $runs (load average $(cut -d' ' -f1-3 /proc/loadavg))"
-    iperf3 -c 127.0.0.1 -p "$iperf_port" -t 5 -J > "$run_dir/iperf.json"
-    iperf=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["end"]["sum_received"]["bits_per_second"] / 8e6)' "$run_dir/iperf.json")
+    iperf=$(iperf_mb)
     iperf_rates+=("$iperf")
     echo "  iperf3 loopback: $(fmt "$iperf" '.1f') MB/s"
     if (( can_pin )); then
         pin "$iperf_pid"
-        taskset -c "$client_cpus" iperf3 -c 127.0.0.1 -p "$iperf_port" -t 5 -J > "$run_dir/iperf-pinned.json"
+        iperf=$(iperf_mb taskset -c "$client_cpus")
         unpin "$iperf_pid"
-        iperf=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["end"]["sum_received"]["bits_per_second"] / 8e6)' "$run_dir/iperf-pinned.json")
         iperf_pinned_rates+=("$iperf")
         echo "  iperf3 loopback, server on CPUs $broker_cpus, client on $client_cpus: $(fmt "$iperf" '.1f') MB/s"
     fi

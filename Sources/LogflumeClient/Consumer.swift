@@ -146,8 +146,9 @@ extension Array where Element == ConsumedRecords {
 /// Reads assigned partitions (no consumer group): the caller says which partitions and where
 /// to start. Fetches stay in flight while the caller works through what the last one returned,
 /// so reading and processing overlap: one long poll per broker, or, while every partition it
-/// leads is behind, `catchUpFetchesPerBroker` fetches that the broker answers back to back. Call `poll` (or iterate `records`) from one
-/// task at a time, and close the consumer before the cluster.
+/// leads is behind, `catchUpFetchesPerBroker` fetches that the broker answers back to back.
+/// Call `poll` (or iterate `records`) from one task at a time, and close the consumer before
+/// the cluster.
 ///
 /// ```swift
 /// let consumer = Consumer(cluster: cluster)
@@ -197,11 +198,6 @@ public actor Consumer {
         /// left it out: it is not fetched as catching up again until records come, or the broker
         /// would answer at once, empty, over and over.
         var answeredEmpty = false
-
-        /// The broker's last answer said there is more to read beyond `fetchOffset`.
-        func isBehind(readCommitted: Bool) -> Bool {
-            !answeredEmpty && (readCommitted ? lastStableOffset : highWatermark) > fetchOffset
-        }
         /// Set when a batch did not fit `partitionMaxBytes`: room for it next time.
         var maxBytesOverride: Int32?
         /// Not fetched and not returned by `poll` until resumed; what is buffered stays.
@@ -216,6 +212,11 @@ public actor Consumer {
             } else {
                 pendingStart = start
             }
+        }
+
+        /// The broker's last answer said there is more to read beyond `fetchOffset`.
+        func isBehind(readCommitted: Bool) -> Bool {
+            !answeredEmpty && (readCommitted ? lastStableOffset : highWatermark) > fetchOffset
         }
     }
 
@@ -232,6 +233,14 @@ public actor Consumer {
     private struct FetchesInFlight {
         var longPoll = false
         var catchUp = 0
+
+        mutating func begin(catchUp isCatchUp: Bool) {
+            if isCatchUp { catchUp += 1 } else { longPoll = true }
+        }
+
+        mutating func end(catchUp isCatchUp: Bool) {
+            if isCatchUp { catchUp -= 1 } else { longPoll = false }
+        }
     }
 
     private var partitions: [TopicPartition: PartitionState] = [:]
@@ -569,12 +578,8 @@ public actor Consumer {
     }
 
     private func send(_ items: [FetchItem], to broker: Int32, catchUp: Bool) {
-        if catchUp {
-            fetchesInFlight[broker, default: FetchesInFlight()].catchUp += 1
-            catchUpFetchesSent += 1
-        } else {
-            fetchesInFlight[broker, default: FetchesInFlight()].longPoll = true
-        }
+        fetchesInFlight[broker, default: FetchesInFlight()].begin(catchUp: catchUp)
+        if catchUp { catchUpFetchesSent += 1 }
         for item in items { partitions[item.topicPartition]?.fetching = true }
         Task { await self.runFetch(broker: broker, items: items, catchUp: catchUp) }
     }
@@ -685,7 +690,7 @@ public actor Consumer {
     /// Takes in an answer's offsets and errors and sends the next fetches; returns the batches
     /// left to decode.
     private func fetched(broker: Int32, items: [FetchItem], catchUp: Bool, outcome: Result<FetchAnswer, any Error>) -> [DecodeJob] {
-        if catchUp { fetchesInFlight[broker]?.catchUp -= 1 } else { fetchesInFlight[broker]?.longPoll = false }
+        fetchesInFlight[broker]?.end(catchUp: catchUp)
         let now = ClientClock.uptimeMs()
         var failure: String?
         var jobs: [DecodeJob] = []

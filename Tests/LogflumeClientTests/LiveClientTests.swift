@@ -334,7 +334,6 @@ struct LiveClientTests {
                 }
             }
             try await producer.flush()
-            await producer.close()
 
             let consumer = Consumer(cluster: cluster)
             try await consumer.assign(Dictionary(uniqueKeysWithValues: (0..<partitions).map { (TopicPartition(topic, $0), StartPosition.earliest) }))
@@ -351,9 +350,8 @@ struct LiveClientTests {
             #expect(next.values.allSatisfy { $0 == Int64(perPartition) })
             #expect(await consumer.catchUpFetchesSent > 1)
             // Caught up, the consumer long-polls: a record produced now still arrives.
-            let late = try Producer(cluster: cluster)
-            _ = try await late.send(ProducerRecord(topic: topic, partition: 3, key: nil, value: "late"))
-            await late.close()
+            _ = try await producer.send(ProducerRecord(topic: topic, partition: 3, key: nil, value: "late"))
+            await producer.close()
             for try await record in consumer.records {
                 #expect(record.topicPartition.partition == 3 && record.offset == Int64(perPartition))
                 #expect(record.value.map { String(buffer: $0) } == "late")
