@@ -249,7 +249,9 @@ public actor Consumer {
     private var generations: UInt64 = 0
     /// Fetches in flight per broker: one long poll alone, or catch-up fetches.
     private var fetchesInFlight: [Int32: FetchesInFlight] = [:]
-    /// Catch-up fetches sent since the consumer was made, for tests and diagnostics.
+    /// Fetches sent since the consumer was made, all and catch-up ones, for tests and
+    /// diagnostics.
+    public private(set) var fetchesSent = 0
     public private(set) var catchUpFetchesSent = 0
     private var pendingError: (any Error)?
     private var closed = false
@@ -579,6 +581,7 @@ public actor Consumer {
 
     private func send(_ items: [FetchItem], to broker: Int32, catchUp: Bool) {
         fetchesInFlight[broker, default: FetchesInFlight()].begin(catchUp: catchUp)
+        fetchesSent += 1
         if catchUp { catchUpFetchesSent += 1 }
         for item in items { partitions[item.topicPartition]?.fetching = true }
         Task { await self.runFetch(broker: broker, items: items, catchUp: catchUp) }
@@ -797,10 +800,10 @@ public actor Consumer {
             break
         case .partial(let needed):
             if !ahead && needed > Int(item.maxBytes) { state.maxBytesOverride = Int32(clamping: needed) }
-        case .oldFormat(let magic):
-            pendingError = KafkaClientError.protocolViolation(broker: broker, reason: "\(tp): message format before v2 (magic \(magic)) is not supported")
-        case .malformed(let reason):
-            pendingError = KafkaClientError.protocolViolation(broker: broker, reason: "\(tp): \(reason)")
+        case let stop?:
+            // Asking again at once would get the same bytes: the partition waits a backoff, so
+            // a log that cannot be read costs a fetch per backoff, not a busy loop.
+            pendingError = KafkaClientError.protocolViolation(broker: broker, reason: "\(tp): \(stop.reason)")
             state.retryAt = ClientClock.uptimeMs() + configuration.retryBackoffMs
         }
         if !ahead && !framed.batches.isEmpty {
@@ -893,6 +896,14 @@ struct FramedRecords: Sendable {
         case partial(needed: Int)
         case oldFormat(magic: Int8)
         case malformed(String)
+
+        var reason: String {
+            switch self {
+            case .partial(let needed): "the last batch is cut off (\(needed) bytes)"
+            case .oldFormat(let magic): "message format before v2 (magic \(magic)) is not supported"
+            case .malformed(let reason): reason
+            }
+        }
     }
 
     var batches: [ByteBuffer] = []

@@ -89,6 +89,41 @@ final class LiveBroker: @unchecked Sendable {
     }
 
     /// Runs `body` with a cluster client for this broker, closing it afterwards.
+    /// A one-partition topic written in `flushes` rounds of `recordsPerFlush` records, each
+    /// round flushed (so mostly a batch each); `value(round, index)` gives each record's value.
+    func createTopicOfFlushes(_ topic: String, flushes: Int, recordsPerFlush: Int, value: @Sendable (Int, Int) -> String) async throws {
+        try await withCluster { cluster in
+            try await Admin(cluster: cluster).createTopic(name: topic, partitions: 1, replicationFactor: 1)
+            let producer = try Producer(cluster: cluster)
+            for round in 0..<flushes {
+                for i in 0..<recordsPerFlush {
+                    try await producer.enqueue(ProducerRecord(topic: topic, partition: 0, value: ByteBuffer(string: value(round, i))))
+                }
+                try await producer.flush()
+            }
+            await producer.close()
+        }
+    }
+
+    /// Rewrites one byte of the second batch in a partition's first segment, behind the
+    /// broker's back (a failing disk, or a log an older writer left); `position` counts from the
+    /// batch's first byte. Returns the batch's base offset, read from its header: a producer may
+    /// have split the first flush's records over more batches than the test sent.
+    func rewriteSecondBatch(of topic: String, partition: Int32 = 0, at position: Int, _ change: (UInt8) -> UInt8) throws -> Int64 {
+        let segment = dataDirectory + "/data/\(topic)-\(partition)/" + String(repeating: "0", count: 20) + ".log"
+        let file = try FileHandle(forUpdating: URL(fileURLWithPath: segment))
+        defer { try? file.close() }
+        guard let header = try file.read(upToCount: 12), header.count == 12 else { throw LiveTestError("\(segment) holds no batch") }
+        let secondBatch = UInt64(header[8..<12].reduce(0) { $0 << 8 | Int($1) } + 12)
+        try file.seek(toOffset: secondBatch)
+        guard let secondHeader = try file.read(upToCount: 8), secondHeader.count == 8 else { throw LiveTestError("\(segment) holds one batch") }
+        try file.seek(toOffset: secondBatch + UInt64(position))
+        guard let byte = try file.read(upToCount: 1)?.first else { throw LiveTestError("\(segment) ends before byte \(position) of its second batch") }
+        try file.seek(toOffset: secondBatch + UInt64(position))
+        try file.write(contentsOf: Data([change(byte)]))
+        return Int64(secondHeader.reduce(0) { $0 << 8 | Int($1) })
+    }
+
     func withCluster<T>(_ body: (KafkaCluster) async throws -> T) async throws -> T {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let logger = testLogger("test")

@@ -367,35 +367,12 @@ struct LiveClientTests {
     @Test func aCorruptBatchStopsTheConsumerAtItsOffsetWithEarlierRecordsDelivered() async throws {
         let broker = try LiveBroker()
         let topic = "corrupt"
-        try await broker.withCluster { cluster in
-            try await Admin(cluster: cluster).createTopic(name: topic, partitions: 1, replicationFactor: 1)
-            let producer = try Producer(cluster: cluster)
-            for batch in 0..<4 {
-                for i in 0..<100 {
-                    try await producer.enqueue(ProducerRecord(topic: topic, partition: 0, value: ByteBuffer(string: "batch \(batch) record \(i) " + String(repeating: "x", count: 40))))
-                }
-                try await producer.flush()
-            }
-            await producer.close()
-        }
+        try await broker.createTopicOfFlushes(topic, flushes: 4, recordsPerFlush: 100) { "batch \($0) record \($1) " + String(repeating: "x", count: 40) }
         // Flip one byte inside the records of the second batch on disk, as a failing disk would
         // after the append: the broker verified those bytes when it wrote them and serves them
-        // as they are now, so only the consumer's checksum can catch it. The second batch
-        // mostly starts at offset 100, but the producer may have sent a flush's records in two
-        // batches: its base offset is read from its header.
-        let segment = broker.dataDirectory + "/data/\(topic)-0/" + String(repeating: "0", count: 20) + ".log"
-        let file = try FileHandle(forUpdating: URL(fileURLWithPath: segment))
-        let header = try #require(try file.read(upToCount: 12))
-        let firstSize = header[8..<12].reduce(0) { $0 << 8 | Int($1) } + 12
-        try file.seek(toOffset: UInt64(firstSize))
-        let secondHeader = try #require(try file.read(upToCount: 8))
-        let corruptOffset = Int64(secondHeader.reduce(0) { $0 << 8 | Int($1) })
+        // as they are now, so only the consumer's checksum can catch it.
+        let corruptOffset = try broker.rewriteSecondBatch(of: topic, at: 100) { $0 ^ 0xFF }
         #expect(corruptOffset > 0 && corruptOffset <= 100)
-        try file.seek(toOffset: UInt64(firstSize + 100))
-        let byte = try #require(try file.read(upToCount: 1))
-        try file.seek(toOffset: UInt64(firstSize + 100))
-        try file.write(contentsOf: Data([byte[0] ^ 0xFF]))
-        try file.close()
 
         try await broker.withCluster { cluster in
             // One answer holds all four batches, so the next fetch (from offset 400) is already
@@ -427,6 +404,45 @@ struct LiveClientTests {
             #expect(errors.count >= 2)
             #expect(errors.allSatisfy { $0.contains("corrupt batch near offset \(corruptOffset)") }, "\(errors)")
             #expect(await consumer.position(of: TopicPartition(topic, 0)) == corruptOffset)
+            await consumer.close()
+        }
+    }
+
+    /// A log written in the message format before v2 (as an old Kafka cluster can still serve)
+    /// cannot be read by this consumer: it says so, delivers what came before, and asks again
+    /// once per backoff instead of in a busy loop of immediate fetches.
+    @Test func aBatchInTheOldFormatIsReportedAndRetriedAfterABackoff() async throws {
+        let broker = try LiveBroker()
+        let topic = "old-format"
+        try await broker.createTopicOfFlushes(topic, flushes: 3, recordsPerFlush: 50) { "batch \($0) record \($1)" }
+        // The magic byte sits 16 bytes into a batch in every format: setting the second batch's
+        // to 1 makes it an old-format message set as far as a reader can tell.
+        let oldFormatOffset = try broker.rewriteSecondBatch(of: topic, at: 16) { _ in 1 }
+
+        try await broker.withCluster { cluster in
+            var configuration = ConsumerConfiguration()
+            configuration.retryBackoffMs = 200
+            let consumer = Consumer(cluster: cluster, configuration: configuration)
+            try await consumer.assign([TopicPartition(topic, 0): .earliest])
+            var offsets: [Int64] = []
+            var errors: [String] = []
+            let started = ContinuousClock.now
+            while ContinuousClock.now - started < .milliseconds(1_500) {
+                do {
+                    offsets += try await consumer.poll(maxRecords: 1_000, timeoutMs: 100).map(\.offset)
+                } catch {
+                    errors.append("\(error)")
+                }
+            }
+            let elapsedMs = Int((ContinuousClock.now - started) / .milliseconds(1))
+            #expect(offsets == Array(0..<oldFormatOffset))
+            #expect(errors.count >= 2)
+            #expect(errors.allSatisfy { $0.contains("magic 1") }, "\(errors)")
+            #expect(await consumer.position(of: TopicPartition(topic, 0)) == oldFormatOffset)
+            // One fetch per backoff at most (plus the first ones); without the backoff this
+            // loop sends thousands.
+            let fetches = await consumer.fetchesSent
+            #expect(fetches <= 3 + elapsedMs / 200, "\(fetches) fetches in \(elapsedMs) ms")
             await consumer.close()
         }
     }
