@@ -43,6 +43,9 @@ struct LatencyBenchmark: AsyncParsableCommand {
     @Option(help: "Acknowledgements: 0, 1 or all.")
     var acks: String = "1"
 
+    @Flag(help: "Also print the worst latency of each 100 ms of queueing, to tell steady queueing from stalls.")
+    var timeline = false
+
     func validate() throws {
         guard rate > 0, seconds > 0, warmup >= 0, size >= 0, lingerMs >= 0 else { throw ValidationError("rates, sizes and times must be positive") }
         guard ProducerConfiguration.Acks(name: acks) != nil else { throw ValidationError("--acks must be 0, 1 or all") }
@@ -53,18 +56,25 @@ struct LatencyBenchmark: AsyncParsableCommand {
     /// a clock reading and an uncontended lock, never a growing array.
     final class Samples: Sendable {
         static let fineMicros = 100_000
-        private let state = Mutex<(buckets: [Int], coarse: [Int: Int], count: Int, failures: Int, delivered: Int)>(
-            (Array(repeating: 0, count: fineMicros), [:], 0, 0, 0)
-        )
+        private let state: Mutex<(buckets: [Int], coarse: [Int: Int], count: Int, failures: Int, delivered: Int, worst: [Int])>
+        let startNs: UInt64
+
+        /// `windows`: how many 100 ms windows of queueing to keep the worst latency of (0: none).
+        init(startNs: UInt64, windows: Int) {
+            self.startNs = startNs
+            state = Mutex((Array(repeating: 0, count: Self.fineMicros), [:], 0, 0, 0, Array(repeating: 0, count: windows)))
+        }
 
         func add(_ report: DeliveryReport, queuedAtNs: UInt64, measured: Bool) {
             let micros = Int((DispatchTime.now().uptimeNanoseconds - queuedAtNs) / 1_000)
+            let window = Int((queuedAtNs - startNs) / 100_000_000)
             state.withLock { state in
                 guard case .success = report.result else {
                     state.failures += 1
                     return
                 }
                 state.delivered += 1
+                if window < state.worst.count { state.worst[window] = max(state.worst[window], micros) }
                 guard measured else { return }
                 if micros < Self.fineMicros {
                     state.buckets[max(0, micros)] += 1
@@ -93,6 +103,9 @@ struct LatencyBenchmark: AsyncParsableCommand {
             }
         }
 
+        /// The worst latency (ms) of the records queued in each 100 ms window, in window order.
+        var worstPerWindow: [Double] { state.withLock { $0.worst.map { Double($0) / 1_000 } } }
+
         var totals: (measured: Int, failures: Int, delivered: Int) { state.withLock { ($0.count, $0.failures, $0.delivered) } }
     }
 
@@ -107,8 +120,8 @@ struct LatencyBenchmark: AsyncParsableCommand {
         settings.lingerMs = lingerMs
         let producer = try Producer(cluster: cluster, configuration: settings)
         let value = ByteBuffer(repeating: UInt8(ascii: "x"), count: size)
-        let samples = Samples()
         let start = DispatchTime.now().uptimeNanoseconds
+        let samples = Samples(startNs: start, windows: timeline ? Int((warmup + seconds) * 10) + 1 : 0)
         let warmupEnd = start + UInt64(warmup * 1e9)
         let end = warmupEnd + UInt64(seconds * 1e9)
         var queued = 0
@@ -146,5 +159,8 @@ struct LatencyBenchmark: AsyncParsableCommand {
         print(String(format: "latency_p99_ms=%.3f", percentile(0.99)))
         print(String(format: "latency_p999_ms=%.3f", percentile(0.999)))
         print("failed=\(totals.failures)")
+        if timeline {
+            print("worst_ms_per_100ms=" + samples.worstPerWindow.map { String(format: "%.1f", $0) }.joined(separator: " "))
+        }
     }
 }

@@ -9,6 +9,7 @@ Subcommands (BOOTSTRAP is HOST:PORT):
   produce BOOTSTRAP TOPIC --records N --size B    confluent-kafka Producer.produce() in a tight loop
   latency BOOTSTRAP TOPIC --rate R --seconds S    fixed-rate produce, produce()->delivery latency
   raw-fetch BOOTSTRAP TOPIC                       a whole topic through bare Fetch requests, bytes discarded
+  raw-latency BOOTSTRAP TOPIC --rate R --seconds S  fixed-rate bare Produce requests of one prebuilt batch, request latency
   idle-conns HOST PORT N --ready FILE             opens N TCP connections and holds them until killed
   timed [--pid P] [--stdin F] [--stdout F] [--stderr F] -- CMD  runs CMD; wall clock, its CPU, and process P's CPU meanwhile
 
@@ -26,6 +27,10 @@ import time
 
 from confluent_kafka import KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
+
+# The compat tests' raw wire encoders (standard library only), for raw-latency's prebuilt batch.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "Tests", "compat"))
+from rawkafka import build_record_batch  # noqa: E402
 
 
 def admin(bootstrap):
@@ -363,6 +368,96 @@ def cmd_raw_fetch(args):
     print(f"seconds={seconds:.6f}")
     return 0
 
+def cmd_raw_latency(args):
+    """The broker's own produce latency, with the client's work taken out of the way (as
+    raw-fetch does for fetch): one record batch of rate x tick records is built once, and every
+    tick (1 ms) a bare Produce v7 request (acks=1) carrying it goes out on one connection, as a
+    producer with linger.ms=0 sends what accumulated since its last request. Requests are not
+    held back by unanswered ones; responses come in order. A request's latency runs from its
+    scheduled send time (not when this process got to send it, so a late client counts against
+    the figure) to reading its response, and counts once per record it carried."""
+    import select
+    import struct
+    host, port = args.bootstrap.rsplit(":", 1)
+    sock = socket.create_connection((host, int(port)))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    per_request = max(1, round(args.rate * args.tick))
+    value = make_value(args.size)
+    batch = build_record_batch([(None, value, ())] * per_request, int(time.time() * 1000))
+    topic = args.topic.encode()
+    client_id = b"bench-raw-latency"
+    body_after_header = (struct.pack(">hhi", -1, 1, 30000) + struct.pack(">ih", 1, len(topic)) + topic
+                         + struct.pack(">iii", 1, args.partition, len(batch)) + batch)
+    total = int((args.seconds + args.warmup) / args.tick)
+    warm = int(args.warmup / args.tick)
+    scheduled = {}  # correlation id -> scheduled send time
+    latencies = []
+    errors = 0
+    inflight_max = 0
+    behind_max = 0.0
+    pending = bytearray()
+    answered = 0
+    sent = 0
+    start = time.perf_counter() + 0.05
+
+    def read_responses():
+        nonlocal answered, errors
+        chunk = sock.recv(1 << 20)
+        if not chunk:
+            raise ConnectionError("broker closed the connection")
+        arrived = time.perf_counter()
+        pending.extend(chunk)
+        while len(pending) >= 4:
+            (size,) = struct.unpack_from(">i", pending, 0)
+            if len(pending) < 4 + size:
+                break
+            correlation, = struct.unpack_from(">i", pending, 4)
+            pos = 8 + 4  # topics count
+            (name_length,) = struct.unpack_from(">h", pending, pos)
+            pos += 2 + name_length + 4  # partitions count
+            _index, error = struct.unpack_from(">ih", pending, pos)
+            if error != 0:
+                errors += 1
+            if correlation >= warm:
+                latencies.append(arrived - scheduled[correlation])
+            del scheduled[correlation]
+            del pending[:4 + size]
+            answered += 1
+
+    while sent < total or answered < sent:
+        due = start + sent * args.tick
+        t = time.perf_counter()
+        if sent < total and t >= due:
+            behind_max = max(behind_max, t - due)
+            header = struct.pack(">hhih", 0, 7, sent, len(client_id)) + client_id
+            scheduled[sent] = due
+            request = header + body_after_header
+            sock.sendall(struct.pack(">i", len(request)) + request)
+            sent += 1
+            inflight_max = max(inflight_max, sent - answered)
+            continue
+        timeout = max(0.0, due - t) if sent < total else 10.0
+        readable, _, _ = select.select([sock], [], [], timeout)
+        if readable:
+            read_responses()
+        elif sent >= total:
+            raise TimeoutError(f"no response in 10 s; {answered} of {sent} requests answered")
+    sock.close()
+    offsets = end_offsets(args.bootstrap, args.topic)
+    latencies.sort()
+    ms = 1000.0
+    print(f"records_per_request={per_request}")
+    print(f"requests={sent}")
+    print(f"records_sent={sent * per_request}")
+    print(f"records_in_log={offsets[args.partition]}")
+    print(f"errors={errors}")
+    print(f"inflight_max={inflight_max}")
+    print(f"max_behind_ms={behind_max * ms:.3f}")
+    for name, q in (("p50", 0.5), ("p99", 0.99), ("p999", 0.999)):
+        print(f"{name}_ms={latencies[min(len(latencies) - 1, int(len(latencies) * q))] * ms:.3f}")
+    print(f"max_ms={latencies[-1] * ms:.3f}")
+    return 0 if errors == 0 and offsets[args.partition] >= sent * per_request else 1
+
 
 def cmd_idle_conns(args):
     sockets = []
@@ -460,16 +555,20 @@ def main():
     p.add_argument("--linger-ms", type=int, default=5)
     p.set_defaults(run=cmd_produce)
 
-    p = sub.add_parser("latency")
-    p.add_argument("bootstrap")
-    p.add_argument("topic")
-    p.add_argument("--rate", type=float, required=True, help="records per second")
-    p.add_argument("--seconds", type=float, default=10)
-    p.add_argument("--warmup", type=float, default=1)
-    p.add_argument("--size", type=int, default=100)
-    p.add_argument("--partition", type=int, default=0)
-    p.add_argument("--tick", type=float, default=0.001, help="seconds between bursts")
-    p.set_defaults(run=cmd_latency)
+    def fixed_rate(name, run):
+        p = sub.add_parser(name)
+        p.add_argument("bootstrap")
+        p.add_argument("topic")
+        p.add_argument("--rate", type=float, required=True, help="records per second")
+        p.add_argument("--seconds", type=float, default=10)
+        p.add_argument("--warmup", type=float, default=1)
+        p.add_argument("--size", type=int, default=100)
+        p.add_argument("--partition", type=int, default=0)
+        p.add_argument("--tick", type=float, default=0.001, help="seconds between bursts")
+        p.set_defaults(run=run)
+
+    fixed_rate("latency", cmd_latency)
+    fixed_rate("raw-latency", cmd_raw_latency)
 
     p = sub.add_parser("raw-fetch")
     p.add_argument("bootstrap")
@@ -478,6 +577,7 @@ def main():
     p.add_argument("--max-bytes", type=int, default=50 << 20)
     p.add_argument("--max-wait-ms", type=int, default=500)
     p.set_defaults(run=cmd_raw_fetch)
+
 
     p = sub.add_parser("idle-conns")
     p.add_argument("host")
