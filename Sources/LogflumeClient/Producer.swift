@@ -50,7 +50,8 @@ public final class Producer: Sendable {
     private let completed: Doorbell
     private let sender = Mutex<Task<Void, Never>?>(nil)
 
-    /// Starts the producer's sender task; call `close()` to stop it.
+    /// Starts the producer's sender task, on one of the cluster's event loops; call `close()` to
+    /// stop it.
     /// - Throws: `KafkaClientError.invalidArgument` for an invalid configuration.
     public init(cluster: KafkaCluster, configuration: ProducerConfiguration = ProducerConfiguration(), logger: Logger? = nil) throws {
         try configuration.validate()
@@ -61,7 +62,8 @@ public final class Producer: Sendable {
         let eventLoop = cluster.group.next()
         self.senderWake = Doorbell(eventLoop: eventLoop)
         self.completed = Doorbell(eventLoop: eventLoop)
-        sender.withLock { $0 = Task { await self.runSender() } }
+        let executor = EventLoopTaskExecutor(eventLoop)
+        sender.withLock { $0 = Task(executorPreference: executor) { await self.runSender() } }
     }
 
     // MARK: Public API
