@@ -396,6 +396,15 @@ wait "$iperf_pid" 2>/dev/null || true
 iperf_pid=""
 
 # --- latency at half the maximum rate ------------------------------------------------------------
+# One latency run: waits for quiet CPUs, creates TOPIC with one partition, and runs the command
+# into $out; a failed run stops the bench with its output.
+latency_run() {  # latency_run WHAT TOPIC COMMAND...
+    local what=$1 topic=$2
+    shift 2
+    quiet_wait
+    "$python" "$tools" create "$bootstrap" "$topic" 1
+    out=$("$@") || { printf '%s\n' "$out" >&2; echo "broker.sh: $what latency run failed" >&2; exit 1; }
+}
 med() { local v=${1:-}; if [[ -z ${v// /} ]]; then echo ""; else median $v; fi; }
 kcat_max=$(med "${rates_rec[kcat 100 1]:-}")
 latency_rate="${LATENCY_RATE:-}"
@@ -410,11 +419,8 @@ for attempt in 1 2 3 4; do
     lat_p50=(); lat_p99=(); lat_app99=(); lat_rtt50=(); lat_rtt99=(); lat_achieved=()
     unsustained=0
     for run in $(seq 1 "$runs"); do
-        quiet_wait
         topic="bench-latency-a$attempt-r$run"
-        "$python" "$tools" create "$bootstrap" "$topic" 1
-        out=$("$python" "$tools" latency "$bootstrap" "$topic" --rate "$latency_rate" --seconds "$latency_seconds" --size 100) || {
-            printf '%s\n' "$out" >&2; echo "broker.sh: latency run failed" >&2; exit 1; }
+        latency_run Python "$topic" "$python" "$tools" latency "$bootstrap" "$topic" --rate "$latency_rate" --seconds "$latency_seconds" --size 100
         "$python" "$tools" delete "$bootstrap" "$topic"
         echo "  latency run $run: $(fmt "$(field records_measured "$out")" ',.0f') records measured, sent at $(fmt "$(field rate_achieved "$out")" ',.0f') rec/s (target $(fmt "$latency_rate" ',.0f')$([[ $(field sustained "$out") == 0 ]] && echo ', NOT sustained: librdkafka queue full')):" \
             "p50 $(field p50_ms "$out") ms, p90 $(field p90_ms "$out") ms, p99 $(field p99_ms "$out") ms, p99.9 $(field p999_ms "$out") ms, max $(field max_ms "$out") ms" \
@@ -444,11 +450,8 @@ goal_rate="${LATENCY_RATE:-$(calc "int(${kcat_max:-0} / 2)")}"
 swift_p50=()
 swift_p99=()
 for run in $(seq 1 "$runs"); do
-    quiet_wait
     topic="bench-latency-swift-r$run"
-    "$python" "$tools" create "$bootstrap" "$topic" 1
-    out=$("$bench_bin" produce-latency --bootstrap "$bootstrap" --topic "$topic" --rate "$goal_rate" --seconds "$latency_seconds") || {
-        printf '%s\n' "$out" >&2; echo "broker.sh: Swift latency run failed" >&2; exit 1; }
+    latency_run Swift "$topic" "$bench_bin" produce-latency --bootstrap "$bootstrap" --topic "$topic" --rate "$goal_rate" --seconds "$latency_seconds"
     printf '%s\n' "$out" | sed -n '1s/^/  swift latency run '"$run"': /p'
     echo "    p50 $(field latency_p50_ms "$out") ms, p99 $(field latency_p99_ms "$out") ms, p99.9 $(field latency_p999_ms "$out") ms"
     swift_p50+=("$(field latency_p50_ms "$out")")
@@ -461,11 +464,8 @@ done
 raw_p50=()
 raw_p99=()
 for run in $(seq 1 "$runs"); do
-    quiet_wait
     topic="bench-latency-raw-r$run"
-    "$python" "$tools" create "$bootstrap" "$topic" 1
-    out=$("$python" "$tools" raw-latency "$bootstrap" "$topic" --rate "$goal_rate" --seconds "$latency_seconds" --size 100) || {
-        printf '%s\n' "$out" >&2; echo "broker.sh: bare writer latency run failed" >&2; exit 1; }
+    latency_run "bare writer" "$topic" "$python" "$tools" raw-latency "$bootstrap" "$topic" --rate "$goal_rate" --seconds "$latency_seconds" --size 100
     "$python" "$tools" delete "$bootstrap" "$topic"
     echo "  bare writer latency run $run: $(field requests "$out") requests of $(field records_per_request "$out") records," \
         "p50 $(field p50_ms "$out") ms, p99 $(field p99_ms "$out") ms, p99.9 $(field p999_ms "$out") ms, max $(field max_ms "$out") ms;" \
@@ -482,11 +482,8 @@ swift_pinned_p99=()
 if (( can_pin )); then
     if pin "$broker_pid"; then
         for run in $(seq 1 "$runs"); do
-            quiet_wait
             topic="bench-latency-swift-pinned-r$run"
-            "$python" "$tools" create "$bootstrap" "$topic" 1
-            out=$(taskset -c "$client_cpus" "$bench_bin" produce-latency --bootstrap "$bootstrap" --topic "$topic" --rate "$goal_rate" --seconds "$latency_seconds") || {
-                printf '%s\n' "$out" >&2; echo "broker.sh: pinned Swift latency run failed" >&2; exit 1; }
+            latency_run "pinned Swift" "$topic" taskset -c "$client_cpus" "$bench_bin" produce-latency --bootstrap "$bootstrap" --topic "$topic" --rate "$goal_rate" --seconds "$latency_seconds"
             printf '%s\n' "$out" | sed -n '1s/^/  swift latency run '"$run"', broker on CPUs '"$broker_cpus"', producer on '"$client_cpus"': /p'
             echo "    p50 $(field latency_p50_ms "$out") ms, p99 $(field latency_p99_ms "$out") ms, p99.9 $(field latency_p999_ms "$out") ms"
             swift_pinned_p50+=("$(field latency_p50_ms "$out")")
