@@ -14,6 +14,7 @@ public final class Broker: RequestProcessor {
     let logger: Logger
     let producerIds: ProducerIdAllocator
     public let groups: GroupCoordinator
+    let metrics = BrokerMetrics(apis: Broker.advertised.compactMap { ApiKey(rawValue: $0.apiKey) })
 
     /// What this broker answers: the codec's table plus AlterConfigs.
     public static let advertised: [ApiVersionRange] = SupportedVersions.table
@@ -32,6 +33,13 @@ public final class Broker: RequestProcessor {
     }
 
     public func process(frame: ByteBuffer, connection: ConnectionInfo, eventLoop: any EventLoop) -> EventLoopFuture<OutboundResponse?> {
+        let request = metrics.started(apiKey: frame.getInteger(at: frame.readerIndex, as: Int16.self), frameBytes: frame.readableBytes + 4)
+        let answer = handle(frame: frame, connection: connection, eventLoop: eventLoop)
+        answer.whenComplete(request.finish)
+        return answer
+    }
+
+    private func handle(frame: ByteBuffer, connection: ConnectionInfo, eventLoop: any EventLoop) -> EventLoopFuture<OutboundResponse?> {
         var body = frame
         let header: RequestHeader
         do {

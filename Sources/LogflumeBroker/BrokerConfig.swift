@@ -70,7 +70,7 @@ public struct BrokerConfig: Sendable {
         .init("log.cleaner.backoff.ms", .duration, default: "15s", "How often compaction looks for dirty logs."),
         .init("log.flush.scheduler.interval.ms", .duration, default: "1s", "How often flush.ms deadlines are checked and producer state is snapshotted."),
         .init("producer.id.expiration.ms", .duration, default: "1d", "Forget idle idempotent producers after this long."),
-        .init("metrics.listen", .string, default: "", "HOST:PORT for Prometheus /metrics; empty disables it."),
+        .init("metrics.listen", .string, default: "", "HOST:PORT for Prometheus /metrics (requests, failures, bytes and times per API; connections) and /status; empty disables it."),
         .init("log.level", .choice(["trace", "debug", "info", "notice", "warning", "error", "critical"]), default: "info", "Log verbosity."),
     ] + GroupCoordinatorConfig.schemaKeys + topicDefaultKeys.map { name, key, kind, doc in
         ConfigSchema.Key(name, kind, default: displayDefault(TopicConfig.kafkaDefaults[key]!, kind), doc)

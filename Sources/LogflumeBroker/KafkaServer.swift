@@ -1,4 +1,5 @@
 public import Logging
+import Metrics
 import LogflumeWire
 public import NIOCore
 import NIOPosix
@@ -16,6 +17,8 @@ public final class KafkaServer: Service {
     let logger: Logger
     let drainTimeoutMs: Int64
     private let connections = Mutex<[ObjectIdentifier: any Channel]>([:])
+    /// Kafka clients connected now, across every server in the process (`logflume_broker_connections`).
+    private let openConnections = Meter(label: "logflume_broker_connections")
     private let draining = Atomic<Bool>(false)
     /// Bound address once listening (port 0 picks a free one), for tests and logs.
     public let boundAddress = Mutex<SocketAddress?>(nil)
@@ -43,7 +46,11 @@ public final class KafkaServer: Service {
             .childChannelInitializer { [self] channel in
                 let id = ObjectIdentifier(channel)
                 connections.withLock { $0[id] = channel }
-                channel.closeFuture.whenComplete { [self] _ in _ = connections.withLock { $0.removeValue(forKey: id) } }
+                openConnections.increment()
+                channel.closeFuture.whenComplete { [self] _ in
+                    _ = connections.withLock { $0.removeValue(forKey: id) }
+                    openConnections.decrement()
+                }
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
                         ByteToMessageHandler(KafkaFrameDecoder(maxFrameSize: maxFrameBytes))

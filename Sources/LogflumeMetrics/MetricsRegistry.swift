@@ -10,13 +10,24 @@ import Synchronization
 public enum MetricsRegistry {
     private static let state = Mutex<PrometheusCollectorRegistry?>(nil)
 
+    /// Buckets of every `Timer`: from 100 µs, where a broker answers a produce request on
+    /// loopback, to 30 s (swift-prometheus starts at 5 ms, which would put every such request in
+    /// the first bucket).
+    static let durationBuckets: [Duration] = [
+        .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2.5), .milliseconds(5),
+        .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500),
+        .seconds(1), .seconds(2.5), .seconds(5), .seconds(10), .seconds(30),
+    ]
+
     /// Installs the Prometheus factory (first call only) and returns the shared registry.
     @discardableResult
     public static func bootstrap() -> PrometheusCollectorRegistry {
         state.withLock { registry in
             if let registry { return registry }
             let created = PrometheusCollectorRegistry()
-            MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: created))
+            var factory = PrometheusMetricsFactory(registry: created)
+            factory.defaultDurationHistogramBuckets = durationBuckets
+            MetricsSystem.bootstrap(factory)
             registry = created
             return created
         }

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import LogflumeBroker
 import LogflumeConfig
+import LogflumeMetrics
 import LogflumeStorage
 import NIOCore
 import NIOPosix
@@ -52,10 +53,20 @@ struct BrokerCommand: AsyncParsableCommand {
         if let nodeId { settings.nodeId = nodeId }
 
         let logger = makeLogger(level: Logger.Level(rawValue: settings.logLevel) ?? .info)
+        // Before the broker exists: metric handles made earlier would go nowhere.
+        MetricsRegistry.bootstrap()
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
         let broker = try BrokerServices(settings: settings, group: group, logger: logger)
+        var services = broker.services
+        if let listen = settings.metricsListen {
+            let status = "broker \(settings.nodeId) on \(settings.listen), data in \(settings.dataDirectory)"
+            guard let endpoint = MetricsEndpoint(listen: listen.description, logger: logger, status: { status }) else {
+                throw ValidationError("metrics.listen '\(listen)' is not HOST:PORT")
+            }
+            services.append(endpoint)
+        }
         let serviceGroup = ServiceGroup(
-            configuration: .init(services: broker.services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            configuration: .init(services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         )
         try await serviceGroup.run()
         try await group.shutdownGracefully()

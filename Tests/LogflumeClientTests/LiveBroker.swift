@@ -14,6 +14,7 @@ final class LiveBroker: @unchecked Sendable {
     let dataDirectory: String
     private var process: Process?
     private let logPath: String
+    private let configPath: String?
 
     var bootstrap: String { "127.0.0.1:\(port)" }
 
@@ -31,12 +32,19 @@ final class LiveBroker: @unchecked Sendable {
 
     static var isAvailable: Bool { binary != nil }
 
-    init() throws {
+    /// - Parameter config: the text of a `--config` file (conf/broker.toml keys), if any.
+    init(config: String? = nil) throws {
         port = try freeLoopbackPort()
         var template = Array("/tmp/logflume-client-XXXXXX".utf8CString)
         guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else { throw LiveTestError("mkdtemp failed") }
         dataDirectory = String(cString: template.withUnsafeBufferPointer { $0.baseAddress! })
         logPath = dataDirectory + "/broker.log"
+        if let config {
+            configPath = dataDirectory + "/broker.toml"
+            try config.write(toFile: configPath!, atomically: true, encoding: .utf8)
+        } else {
+            configPath = nil
+        }
         try start()
     }
 
@@ -49,7 +57,7 @@ final class LiveBroker: @unchecked Sendable {
         guard let binary = Self.binary else { throw LiveTestError("logflume binary not built") }
         let child = Process()
         child.executableURL = binary
-        child.arguments = ["broker", "--listen", bootstrap, "--data-dir", dataDirectory + "/data"]
+        child.arguments = ["broker", "--listen", bootstrap, "--data-dir", dataDirectory + "/data"] + (configPath.map { ["--config", $0] } ?? [])
         if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         log.seekToEndOfFile()
