@@ -239,7 +239,9 @@ public final class Producer: Sendable {
     }
 
     /// Stops taking records, delivers (or times out) everything queued, and stops the sender.
-    /// Does not close the cluster, which others may share.
+    /// Does not close the cluster, which others may share. Call it before the cluster's event
+    /// loop group shuts down: the sender runs on one of its loops, and a loop that is gone
+    /// cannot run it to its end.
     public func close() async {
         state.withLock { $0.closing = true }
         senderWake.ring()
@@ -411,7 +413,11 @@ public final class Producer: Sendable {
                 apply(requests.joined().map { (.transportFailure("\(error)"), $0) })
                 continue
             }
-            for request in requests {
+            for (index, request) in requests.enumerated() {
+                // Compressing runs on the sender's event loop: between requests, let the loop
+                // read answers and serve timers, so a drain of many compressed batches does not
+                // hold it for their whole time.
+                if index > 0 && configuration.compression != .none { await Task.yield() }
                 var encoded: [ProducerBatch] = []
                 var failed: [(RecordAccumulator.BatchResponse, ProducerBatch)] = []
                 for var batch in request {

@@ -96,7 +96,6 @@ final class LiveBroker: @unchecked Sendable {
         } == 0
     }
 
-    /// Runs `body` with a cluster client for this broker, closing it afterwards.
     /// A one-partition topic written in `flushes` rounds of `recordsPerFlush` records, each
     /// round flushed (so mostly a batch each); `value(round, index)` gives each record's value.
     func createTopicOfFlushes(_ topic: String, flushes: Int, recordsPerFlush: Int, value: @Sendable (Int, Int) -> String) async throws {
@@ -132,6 +131,7 @@ final class LiveBroker: @unchecked Sendable {
         return Int64(secondHeader.reduce(0) { $0 << 8 | Int($1) })
     }
 
+    /// Runs `body` with a cluster client for this broker, closing it afterwards.
     func withCluster<T>(_ body: (KafkaCluster) async throws -> T) async throws -> T {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let logger = testLogger("test")

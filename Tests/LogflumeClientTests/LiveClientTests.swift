@@ -426,8 +426,14 @@ struct LiveClientTests {
             try await consumer.assign([TopicPartition(topic, 0): .earliest])
             var offsets: [Int64] = []
             var errors: [String] = []
+            // Until the records before it and two reports are in (a slow machine may need more
+            // than the usual second), then a further second of polls: the count of fetches
+            // over all of it is what shows the backoff.
             let started = ContinuousClock.now
-            while ContinuousClock.now - started < .milliseconds(1_500) {
+            var settledAt: ContinuousClock.Instant?
+            while ContinuousClock.now - started < .seconds(20) {
+                if settledAt == nil, errors.count >= 2, offsets.count >= Int(oldFormatOffset) { settledAt = ContinuousClock.now }
+                if let settledAt, ContinuousClock.now - settledAt >= .seconds(1) { break }
                 do {
                     offsets += try await consumer.poll(maxRecords: 1_000, timeoutMs: 100).map(\.offset)
                 } catch {
